@@ -1,0 +1,42 @@
+# make run: set up .venv and materialise the pipeline; make test: set up .venv and run the tests.
+PYTHON ?= python3.11
+VENV ?= .venv
+# CPU machines take this CPU build; on a GPU node set TORCH_SPEC to the CUDA build you want.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+
+.PHONY: install run test test-slow lint constraints clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'raw_motions' --partition procedural
+	@echo "raw motions: data/raw/procedural  metrics: artifacts/procedural/raw_motions/metrics.json"
+	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+constraints: $(STAMP)
+	(echo "# Exact versions the tests passed with (pip install -c constraints.txt). Regenerate: make constraints"; \
+	 $(BIN)/pip freeze --exclude-editable | sed 's/^torch==\(.*\)+cpu$$/torch==\1/') > constraints.txt
+
+clean:
+	rm -rf $(VENV) .dagster_home

@@ -1,0 +1,188 @@
+"""The pipeline configuration: `params.yaml` + a profile in `configs/` + `key=value` overrides.
+
+The pydantic models mirror the sections of params.yaml; every field has a default and a
+description, unknown keys are errors, and validators check rules that span fields. Precedence,
+lowest first: the defaults here, params.yaml, configs/<profile>.yaml, explicit overrides.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DATASETS = ("procedural", "humanml3d", "kit")
+Dataset = Literal["procedural", "humanml3d", "kit"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------------------- data
+class ProceduralConfig(_Section):
+    motions: int = Field(3000, ge=10, description="Number of motions in the procedural corpus.")
+    seed: int = Field(0, description="Seed; the corpus is a pure function of (motions, seed, ...).")
+    max_primitives: int = Field(4, ge=1, le=4, description="Each motion chains 1..this primitives.")
+    split: tuple[float, float, float] = Field(
+        (0.8, 0.05, 0.15), description="Train / val / test shares of the motions."
+    )
+
+    @field_validator("split")
+    @classmethod
+    def _split_sums_to_one(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        if abs(sum(v) - 1.0) > 1e-6 or min(v) < 0:
+            raise ValueError(
+                f"data.procedural.split must be 3 non-negative shares summing to 1, got {v}"
+            )
+        return v
+
+
+class ExternalDatasetConfig(_Section):
+    source: Path | None = Field(None, description="Folder in the HumanML3D layout (user-provided).")
+    link: bool = Field(True, description="Symlink the source folder instead of copying it.")
+
+
+class DataConfig(_Section):
+    min_frames: int = Field(
+        40, ge=1, description="Motions shorter than this are dropped (KIT: 24)."
+    )
+    max_frames: int = Field(196, ge=1, description="Readers crop longer motions to this length.")
+    unit_length: int = Field(4, ge=1, description="Crop lengths to a multiple of this.")
+    procedural: ProceduralConfig = ProceduralConfig()
+    humanml3d: ExternalDatasetConfig = ExternalDatasetConfig()
+    kit: ExternalDatasetConfig = ExternalDatasetConfig()
+
+    @model_validator(mode="after")
+    def _lengths(self) -> DataConfig:
+        if self.min_frames > self.max_frames:
+            raise ValueError(
+                f"data.min_frames ({self.min_frames}) must not exceed data.max_frames ({self.max_frames})"
+            )
+        return self
+
+
+# ------------------------------------------------------------------------------------- tracking
+class TrackingConfig(_Section):
+    experiment: str = Field("motion-r1", description="MLflow experiment name.")
+    default_uri: str = Field(
+        "sqlite:///mlflow/mlruns.db",
+        description="Tracking URI when MLFLOW_TRACKING_URI is unset; relative sqlite paths are "
+        "resolved against the project root.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ all
+class Config(_Section):
+    profile: str = Field("cpu", description="Profile overlay loaded from configs/<profile>.yaml.")
+    dataset: Dataset = Field("procedural", description="The dataset partition stages default to.")
+    data: DataConfig = DataConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    root: Path = Field(Path("."), description="Project root: data/, artifacts/, mlflow/ live here.")
+
+    def raw_dir(self, dataset: str) -> Path:
+        """Folder of the raw motions of `dataset` (data/raw/<dataset>)."""
+        return self.root / "data" / "raw" / _check_dataset(dataset)
+
+    def artifacts_dir(self, dataset: str, stage: str) -> Path:
+        """Folder of a stage's artifacts (artifacts/<dataset>/<stage>)."""
+        return self.root / "artifacts" / _check_dataset(dataset) / stage
+
+    def tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI if set, else the default store (relative sqlite paths made absolute)."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking.default_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+            uri = prefix + str((self.root / uri[len(prefix) :]).resolve())
+        return uri
+
+
+def _check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {list(DATASETS)}")
+    return dataset
+
+
+# --------------------------------------------------------------------------------------- loader
+def find_root(start: Path | None = None) -> Path:
+    """The project root: MOTION_R1_ROOT, else the nearest parent of `start` holding params.yaml."""
+    if env := os.environ.get("MOTION_R1_ROOT"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "params.yaml").is_file():
+            return p
+    raise FileNotFoundError(
+        f"no params.yaml in {here} or its parents; run inside the project or set MOTION_R1_ROOT"
+    )
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v, f"{where}.{k}")
+        else:
+            out[k] = v
+    return out
+
+
+def _parse_override(item: str) -> dict[str, Any]:
+    if "=" not in item:
+        raise ValueError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw)
+    out: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_config(
+    profile: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    root: Path | None = None,
+) -> Config:
+    """Load params.yaml, overlay configs/<profile>.yaml, then `key=value` overrides.
+
+    `profile` beats the `profile:` key of params.yaml (and MOTION_R1_PROFILE beats both).
+    Raises ValueError naming the file or key on any bad value.
+    """
+    root = find_root(root)
+    params = _read_yaml(root / "params.yaml")
+    over: dict[str, Any] = {}
+    for item in overrides:
+        over = _merge(over, _parse_override(item), "overrides")
+    name = (
+        profile
+        or os.environ.get("MOTION_R1_PROFILE")
+        or over.get("profile")
+        or params.get("profile", "cpu")
+    )
+    profile_file = root / "configs" / f"{name}.yaml"
+    if not profile_file.is_file():
+        known = sorted(p.stem for p in (root / "configs").glob("*.yaml"))
+        raise ValueError(
+            f"unknown profile {name!r}: {profile_file} does not exist (known: {known})"
+        )
+    merged = _merge(_merge(params, _read_yaml(profile_file), str(profile_file)), over, "overrides")
+    merged["profile"] = name
+    merged["root"] = root
+    try:
+        return Config.model_validate(merged)
+    except Exception as e:  # pydantic's message names the field; add the files it came from
+        raise ValueError(f"invalid configuration (params.yaml + {profile_file.name}): {e}") from e

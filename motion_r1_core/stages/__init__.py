@@ -1,0 +1,25 @@
+"""Stage functions: (config, dataset, tracker) in, a small frozen result out.
+
+The CLI (`motion-r1 stage NAME`), the Dagster assets and the DVC stages all call these; no stage
+logic lives anywhere else. Modules are imported lazily so one stage's heavy imports don't slow
+the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+# stage name -> "module:function"
+STAGES: dict[str, str] = {
+    "raw_motions": "motion_r1_core.stages.raw_motions:run_raw_motions",
+}
+
+
+def get_stage(name: str) -> Callable[..., Any]:
+    """The stage function called `name`; a clear error listing the known stages otherwise."""
+    if name not in STAGES:
+        raise ValueError(f"unknown stage {name!r}; known stages: {', '.join(STAGES)}")
+    module, func = STAGES[name].split(":")
+    return getattr(importlib.import_module(module), func)

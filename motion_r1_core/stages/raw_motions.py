@@ -1,0 +1,176 @@
+"""Stage `raw_motions`: the dataset folder every later stage reads (data/raw/<dataset>/).
+
+procedural: the built-in corpus is synthesised from the config (deterministic by seed).
+humanml3d / kit: the user's folder (data.<dataset>.source) is checked, then linked or copied.
+Either way the folder is validated with the Great Expectations suite and summarised.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from motion_r1_core.config import Config
+from motion_r1_core.data.humanml3d import (
+    MAX_LEN_EXCLUSIVE,
+    check_layout,
+    load_mean_std,
+    read_ids,
+    skeleton_for_dim,
+)
+from motion_r1_core.data.validation import ValidationReport, validate_motion_folder
+from motion_r1_core.tracking import Tracker
+
+# Real HumanML3D ships motions outside 40..199 frames that the readers drop; the procedural
+# corpus has none, so any there is a bug.
+_LENGTH_MOSTLY = {"procedural": 1.0, "humanml3d": 0.8, "kit": 0.8}
+_MIN_FRAMES_KIT = 24
+
+
+class ValidationFailed(RuntimeError):
+    """The dataset folder failed its checks; the message is the readable report."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        super().__init__(report.format())
+        self.report = report
+
+
+@dataclass(frozen=True)
+class RawMotionsResult:
+    """What `raw_motions` produced: where, how much, and the validation report."""
+
+    dataset: str
+    path: Path
+    n_motions: int
+    n_captions: int
+    splits: dict[str, int]
+    metrics: dict[str, float]
+    metrics_path: Path
+    validation: ValidationReport = field(repr=False)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Plain values for Dagster metadata or a JSON summary."""
+        return {
+            "dataset": self.dataset,
+            "path": str(self.path),
+            "n_motions": self.n_motions,
+            "n_captions": self.n_captions,
+            **{f"n_{k}": v for k, v in self.splits.items()},
+            **self.metrics,
+        }
+
+
+def _remove(path: Path) -> None:
+    """Remove a file, a symlink (not its target) or a folder, if present."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _replace_dir(src_tmp: Path, dst: Path) -> None:
+    """Swap a freshly written folder into place, so a crash never leaves half a dataset."""
+    _remove(dst)
+    src_tmp.rename(dst)
+
+
+def _build_procedural(cfg: Config, out: Path) -> None:
+    from motion_r1_core.data.procedural import synthesize_corpus
+
+    p = cfg.data.procedural
+    tmp = out.with_name(out.name + ".tmp")
+    _remove(tmp)
+    synthesize_corpus(tmp, motions=p.motions, seed=p.seed, max_primitives=p.max_primitives,
+                      split=tuple(p.split))
+    _replace_dir(tmp, out)
+
+
+def _bring_external(cfg: Config, dataset: str, out: Path) -> None:
+    ext = getattr(cfg.data, dataset)
+    if ext.source is None:
+        raise ValueError(
+            f"data.{dataset}.source is not set: point it at your {dataset} folder "
+            f"(e.g. --set data.{dataset}.source=/path/to/HumanML3D)"
+        )
+    source = Path(ext.source).expanduser().resolve()
+    check_layout(source, need_joints=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if ext.link:
+        if out.is_symlink() and out.resolve() == source:
+            return
+        _remove(out)
+        out.symlink_to(source, target_is_directory=True)
+    else:
+        tmp = out.with_name(out.name + ".tmp")
+        _remove(tmp)
+        shutil.copytree(source, tmp)
+        _replace_dir(tmp, out)
+
+
+def summarise(folder: Path) -> tuple[dict[str, int], dict[str, float]]:
+    """Split sizes and corpus statistics (counts, frames, captions per motion) of a folder."""
+    splits = {s: len(read_ids(folder / f"{s}.txt")) for s in ("train", "val", "test")}
+    fps = skeleton_for_dim(load_mean_std(folder)[0].shape[0]).fps
+    lengths, captions = [], 0
+    for path in sorted((folder / "new_joint_vecs").glob("*.npy")):
+        lengths.append(np.load(path, mmap_mode="r").shape[0])
+        text = folder / "texts" / f"{path.stem}.txt"
+        if text.is_file():
+            captions += sum(1 for ln in text.read_text().splitlines() if ln.strip())
+    n = np.asarray(lengths)
+    metrics = {
+        "n_motions": float(len(n)),
+        "n_captions": float(captions),
+        "captions_per_motion": float(captions / max(len(n), 1)),
+        "frames_mean": float(n.mean()) if len(n) else 0.0,
+        "frames_min": float(n.min()) if len(n) else 0.0,
+        "frames_max": float(n.max()) if len(n) else 0.0,
+        "hours": float(n.sum() / fps / 3600),
+    }
+    return splits, metrics
+
+
+def run_raw_motions(cfg: Config, dataset: str, tracker: Tracker) -> RawMotionsResult:
+    """Build or bring in data/raw/<dataset>, validate it, write and log its metrics.
+
+    Raises ValidationFailed (with the readable report) if the folder fails its checks.
+    """
+    out = cfg.raw_dir(dataset)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tracker.set_tags({"stage": "raw_motions", "dataset": dataset, "profile": cfg.profile})
+    tracker.log_params({"profile": cfg.profile, "dataset": dataset,
+                        "data": cfg.data.model_dump(mode="json")})
+
+    if dataset == "procedural":
+        _build_procedural(cfg, out)
+    else:
+        _bring_external(cfg, dataset, out)
+
+    min_frames = _MIN_FRAMES_KIT if dataset == "kit" else cfg.data.min_frames
+    report = validate_motion_folder(out, min_frames=min_frames, max_frames=MAX_LEN_EXCLUSIVE - 1,
+                                    length_mostly=_LENGTH_MOSTLY[dataset])
+    tracker.log_metrics({"validation_failures": float(len(report.failures))})
+    if not report.ok:
+        raise ValidationFailed(report)
+    splits, metrics = summarise(out)
+    metrics_path = cfg.artifacts_dir(dataset, "raw_motions") / "metrics.json"
+    metrics_path.parent.mkdir(parents=True, exist_ok=True)
+    metrics_path.write_text(json.dumps({**metrics, **{f"n_{k}": v for k, v in splits.items()}},
+                                       indent=2, sort_keys=True) + "\n")
+    tracker.log_metrics({**metrics, **{f"n_{k}": float(v) for k, v in splits.items()}})
+    tracker.log_artifact(metrics_path)
+    return RawMotionsResult(
+        dataset=dataset,
+        path=out,
+        n_motions=int(metrics["n_motions"]),
+        n_captions=int(metrics["n_captions"]),
+        splits=splits,
+        metrics=metrics,
+        metrics_path=metrics_path,
+        validation=report,
+    )

@@ -1,0 +1,140 @@
+"""MLflow behind one small interface, so a stage logs the same way from the CLI, Dagster or a GPU node.
+
+A stage function receives a `Tracker` and never imports mlflow itself. `mlflow_run` opens a real
+MLflow run (any tracking URI); `NullTracker` records in memory (for tests and dry runs).
+Secrets never go through here: params are filtered for names that look like credentials.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+_SECRET = re.compile(r"(api[_-]?key|token|secret|password|credential)", re.IGNORECASE)
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested mappings to dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def public_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """Flattened params as strings, without keys that look like secrets."""
+    return {k: str(v) for k, v in flatten(params).items() if not _SECRET.search(k)}
+
+
+class Tracker(Protocol):
+    """What a stage may log: params once, metrics by step, files as artifacts, tags."""
+
+    run_id: str | None
+
+    def log_params(self, params: Mapping[str, Any]) -> None: ...
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None: ...
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None: ...
+    def set_tags(self, tags: Mapping[str, str]) -> None: ...
+
+
+class NullTracker:
+    """A tracker that keeps everything in memory; `run_id` is None."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.params: dict[str, str] = {}
+        self.metrics: list[tuple[int | None, dict[str, float]]] = []
+        self.artifacts: list[tuple[Path, str | None]] = []
+        self.tags: dict[str, str] = {}
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        self.params.update(public_params(params))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self.metrics.append((step, {k: float(v) for k, v in metrics.items()}))
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.artifacts.append((Path(path), artifact_path))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        self.tags.update({k: str(v) for k, v in tags.items()})
+
+
+class MlflowTracker:
+    """A tracker writing into the active MLflow run `run_id` through an MlflowClient."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client = client
+        self.run_id: str | None = run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, v[:6000]) for k, v in public_params(params).items()]
+        for i in range(0, len(items), 100):  # MLflow caps a batch at 100 params
+            self.client.log_batch(self.run_id, params=items[i : i + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(self.run_id, metrics=items[i : i + 1000])
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        for k, v in tags.items():
+            self.client.set_tag(self.run_id, k, str(v))
+
+
+@contextmanager
+def mlflow_run(
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[MlflowTracker]:
+    """Open an MLflow run in `experiment` at `tracking_uri`; end it FINISHED or FAILED.
+
+    Creates the experiment (and a local sqlite file's folder) when missing. Does not touch the
+    global `mlflow.set_tracking_uri`, so several stores can be used in one process.
+    """
+    from mlflow.tracking import MlflowClient
+
+    artifact_location = None
+    if tracking_uri.startswith("sqlite:///"):
+        # A local store keeps its artifacts beside the database, not in the current directory.
+        db = Path(tracking_uri[len("sqlite:///") :])
+        db.parent.mkdir(parents=True, exist_ok=True)
+        artifact_location = (db.parent / "artifacts").resolve().as_uri()
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    exp_id = (
+        exp.experiment_id
+        if exp
+        else client.create_experiment(experiment, artifact_location=artifact_location)
+    )
+    run = client.create_run(exp_id, run_name=run_name, tags=dict(tags or {}))
+    tracker = MlflowTracker(client, run.info.run_id)
+    try:
+        yield tracker
+    except BaseException:
+        client.set_terminated(run.info.run_id, status="FAILED")
+        raise
+    client.set_terminated(run.info.run_id, status="FINISHED")

@@ -1,0 +1,150 @@
+"""Readers of the HumanML3D layout and the torch datasets, on a folder built from a real motion."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from motion_r1_core.data import (
+    LayoutError,
+    MotionWindowDataset,
+    TextMotionDataset,
+    collate_pairs,
+    load_split,
+    read_captions,
+)
+from motion_r1_core.data.humanml3d import check_layout, parse_caption_line
+
+SAMPLE = Path(__file__).parent / "fixtures" / "humanml3d-sample"
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """A 4-motion HumanML3D folder: the real sample, a short one, a long one and a copy."""
+    vec = np.load(SAMPLE / "new_joint_vecs" / "012314.npy")  # 170 frames
+    root = tmp_path / "h3d"
+    (root / "new_joint_vecs").mkdir(parents=True)
+    (root / "texts").mkdir()
+    shutil.copy(SAMPLE / "Mean.npy", root / "Mean.npy")
+    shutil.copy(SAMPLE / "Std.npy", root / "Std.npy")
+    motions = {
+        "000001": vec,
+        "000002": vec[:30],  # too short: dropped with its sub-clips
+        "000003": np.concatenate([vec, vec]),  # 340 frames: too long, but a sub-clip is fine
+        "M000001": vec[::-1].copy(),
+    }
+    texts = {
+        "000001": [
+            "a person walks forward#a/DET person/NOUN walk/VERB forward/ADV#0.0#0.0",
+            "someone strides ahead#someone/PRON stride/VERB ahead/ADV#0.0#0.0",
+            "a person turns#a/DET person/NOUN turn/VERB#1.0#4.5",
+        ],
+        "000002": ["a short clip#a/DET short/ADJ clip/NOUN#0.0#0.0"],
+        "000003": ["the middle part#the/DET middle/ADJ part/NOUN#2.0#7.0"],
+        "M000001": ["a person walks backward#a/DET person/NOUN walk/VERB backward/ADV#0.0#0.0"],
+    }
+    for name, m in motions.items():
+        np.save(root / "new_joint_vecs" / f"{name}.npy", m)
+        (root / "texts" / f"{name}.txt").write_text("\n".join(texts[name]) + "\n")
+    (root / "train.txt").write_text("000001\n000002\nM000001\n")
+    (root / "val.txt").write_text("000003\n")
+    (root / "test.txt").write_text("000003\n")
+    return root
+
+
+def test_samples_follow_the_reference_loader(folder: Path):
+    train = {r.name: r for r in load_split(folder, "train")}
+    assert sorted(train) == ["000001", "000001#1#4.5", "M000001"]
+    whole = train["000001"]
+    assert [c.text for c in whole.captions] == ["a person walks forward", "someone strides ahead"]
+    assert whole.captions[0].tokens == ("a/DET", "person/NOUN", "walk/VERB", "forward/ADV")
+    vec = np.load(folder / "new_joint_vecs" / "000001.npy")
+    np.testing.assert_array_equal(whole.features, vec)
+    # Sub-clips are frames [int(start * 20) : int(end * 20)].
+    np.testing.assert_array_equal(train["000001#1#4.5"].features, vec[20:90])
+    assert train["000001#1#4.5"].captions[0].text == "a person turns"
+    # A 340-frame motion is dropped, and so are its sub-clips (as in the reference).
+    assert load_split(folder, "val") == []
+
+
+def test_min_frames_and_kit_like_width(folder: Path):
+    names = [r.name for r in load_split(folder, "train", min_frames=80)]
+    assert names == ["000001", "M000001"]  # the 70-frame sub-clip is now too short
+
+
+def test_layout_errors_name_the_missing_parts(folder: Path):
+    (folder / "test.txt").unlink()
+    shutil.rmtree(folder / "texts")
+    with pytest.raises(LayoutError, match=r"missing texts/, test\.txt"):
+        check_layout(folder)
+
+
+def test_missing_and_corrupt_files_are_named(folder: Path):
+    (folder / "texts" / "M000001.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"texts/M000001\.txt"):
+        load_split(folder, "train")
+    (folder / "texts" / "M000001.txt").write_text("no fields here\n")
+    with pytest.raises(ValueError, match=r"M000001\.txt:1: expected 'caption#tokens#start#end'"):
+        load_split(folder, "train")
+    (folder / "texts" / "M000001.txt").write_text("ok#a/DET#0.0#0.0\n")
+    path = folder / "new_joint_vecs" / "M000001.npy"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ValueError, match=r"new_joint_vecs/M000001\.npy: not a readable \.npy"):
+        load_split(folder, "train")
+    np.save(path, np.full((50, 263), np.nan, np.float32))
+    with pytest.raises(ValueError, match=r"M000001\.npy: contains NaN"):
+        load_split(folder, "train")
+    np.save(path, np.zeros((50, 251), np.float32))
+    with pytest.raises(ValueError, match=r"M000001\.npy: expected features of shape \(T, 263\)"):
+        load_split(folder, "train")
+
+
+def test_caption_parsing():
+    cap = parse_caption_line("a man jumps#a/DET man/NOUN jump/VERB#nan#nan")
+    assert cap.whole and cap.tokens == ("a/DET", "man/NOUN", "jump/VERB")
+    with pytest.raises(ValueError, match="empty caption"):
+        parse_caption_line("#a/DET#0.0#0.0", "x.txt:3")
+    with pytest.raises(ValueError, match="start/end must be numbers"):
+        parse_caption_line("walk#walk/VERB#soon#0.0")
+
+
+def test_read_captions_skips_blank_lines(tmp_path: Path):
+    p = tmp_path / "a.txt"
+    p.write_text("walk#walk/VERB#0.0#0.0\n\nrun#run/VERB#0.0#0.0\n")
+    assert [c.text for c in read_captions(p)] == ["walk", "run"]
+
+
+def test_window_dataset_is_normalised(folder: Path):
+    records = load_split(folder, "train")
+    mean, std = np.load(folder / "Mean.npy"), np.load(folder / "Std.npy")
+    ds = MotionWindowDataset(records, mean, std, window=64)
+    assert len(ds) == 3  # the 70-frame sub-clip is long enough for one window
+    random.seed(0)
+    x = ds[0]
+    assert x.shape == (64, 263) and x.dtype == torch.float32
+    full = (records[0].features - mean) / std
+    # The window is a contiguous slice of the normalised motion.
+    starts = [s for s in range(full.shape[0] - 63) if np.allclose(full[s : s + 64], x.numpy())]
+    assert len(starts) == 1
+    with pytest.raises(ValueError, match="at least 500 frames"):
+        MotionWindowDataset(records, mean, std, window=500)
+
+
+def test_text_motion_pairs(folder: Path):
+    records = load_split(folder, "train")
+    mean, std = np.load(folder / "Mean.npy"), np.load(folder / "Std.npy")
+    ds = TextMotionDataset(records, mean, std, max_frames=64, all_captions=True)
+    assert len(ds) == 4  # two captions of 000001, one of the sub-clip, one of M000001
+    items = [ds[i] for i in range(len(ds))]
+    assert [it["caption"] for it in items[:2]] == ["a person walks forward", "someone strides ahead"]
+    assert all(it["length"] == 64 and it["motion"].shape == (64, 263) for it in items)
+    batch = collate_pairs(items)
+    assert batch["motion"].shape == (4, 64, 263) and batch["length"].tolist() == [64] * 4
+    short = TextMotionDataset(records, mean, std, max_frames=196)
+    lengths = sorted(short[i]["length"] for i in range(len(short)))
+    assert lengths == [68, 168, 168]  # 70 and 170 frames cropped to multiples of 4
