@@ -69,5 +69,5 @@ def test_bad_files(project_root: Path):
 def test_no_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv("MOTION_R1_ROOT", raising=False)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no params.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"no params\.yaml"):
         load_config()
