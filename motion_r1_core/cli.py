@@ -1,10 +1,10 @@
 """`motion-r1`: the command line of the pipeline.
 
-    motion-r1 stage raw_motions --dataset procedural --profile smoke --set data.procedural.seed=3
-    motion-r1 data synth --out /tmp/p --motions 300 --seed 1
-    motion-r1 data check /tmp/p
-    motion-r1 render /tmp/p/new_joint_vecs/000000.npy --out walk.gif
-    motion-r1 config --profile smoke
+motion-r1 stage raw_motions --dataset procedural --profile smoke --set data.procedural.seed=3
+motion-r1 data synth --out /tmp/p --motions 300 --seed 1
+motion-r1 data check /tmp/p
+motion-r1 render /tmp/p/new_joint_vecs/000000.npy --out walk.gif
+motion-r1 config --profile smoke
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
 _PROFILE = typer.Option(None, "--profile", "-p", help="configs/<profile>.yaml (smoke, cpu, paper).")
-_SET = typer.Option(None, "--set", "-s", help="Override a parameter: section.key=value (repeatable).")
+_SET = typer.Option(
+    None, "--set", "-s", help="Override a parameter: section.key=value (repeatable)."
+)
 
 
 @app.command()
@@ -39,11 +41,17 @@ def stage(
     cfg = load_config(profile=profile, overrides=set_ or [])
     dataset = dataset or cfg.dataset
     fn = get_stage(name)
-    with mlflow_run(cfg.tracking_uri(), cfg.tracking.experiment, run_name=f"{name}/{dataset}",
-                    tags={"stage": name, "dataset": dataset}) as tracker:
+    with mlflow_run(
+        cfg.tracking_uri(),
+        cfg.tracking.experiment,
+        run_name=f"{name}/{dataset}",
+        tags={"stage": name, "dataset": dataset},
+    ) as tracker:
         result = fn(cfg, dataset, tracker)
-    console.print(f"[green]{name}[/green] ({dataset}, profile {cfg.profile}) done; "
-                  f"MLflow run {tracker.run_id}")
+    console.print(
+        f"[green]{name}[/green] ({dataset}, profile {cfg.profile}) done; "
+        f"MLflow run {tracker.run_id}"
+    )
     typer.echo(json.dumps(result.as_metadata(), indent=2, default=str))
 
 
@@ -62,15 +70,19 @@ def show_config(profile: str = _PROFILE, set_: list[str] = _SET) -> None:
 def data_synth(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write (HumanML3D layout)."),
     motions: int = typer.Option(1000, "--motions", "-n", help="Number of motions."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (the corpus is deterministic by seed)."),
+    seed: int = typer.Option(
+        0, "--seed", help="Random seed (the corpus is deterministic by seed)."
+    ),
     max_primitives: int = typer.Option(4, "--max-primitives", help="Steps per motion, 1..4."),
 ) -> None:
     """Write the procedural corpus: joints, features, captions, splits, Mean/Std, decompositions."""
     from motion_r1_core.data.procedural import synthesize_corpus
 
     summary = synthesize_corpus(out, motions=motions, seed=seed, max_primitives=max_primitives)
-    console.print(f"wrote {summary.n_motions} motions, {summary.n_captions} captions to {out} "
-                  f"in {summary.seconds:.1f} s")
+    console.print(
+        f"wrote {summary.n_motions} motions, {summary.n_captions} captions to {out} "
+        f"in {summary.seconds:.1f} s"
+    )
 
 
 @data_app.command("check")
@@ -82,8 +94,9 @@ def data_check(
     """Validate a motion folder; exit 1 with a readable list of failures."""
     from motion_r1_core.data.validation import validate_motion_folder
 
-    report = validate_motion_folder(folder, min_frames=min_frames, max_frames=199,
-                                    length_mostly=length_mostly)
+    report = validate_motion_folder(
+        folder, min_frames=min_frames, max_frames=199, length_mostly=length_mostly
+    )
     typer.echo(report.format())
     raise typer.Exit(0 if report.ok else 1)
 
@@ -92,7 +105,9 @@ def data_check(
 def render(
     file: Path = typer.Argument(..., help="A .npy of features (T, 263|251) or joints (T, J, 3)."),
     out: Path = typer.Option(..., "--out", "-o", help="GIF to write."),
-    caption: str = typer.Option(None, "--caption", help="Title; default: the file's first caption."),
+    caption: str = typer.Option(
+        None, "--caption", help="Title; default: the file's first caption."
+    ),
 ) -> None:
     """Render a motion as a stick-figure GIF."""
     from motion_r1_core.render import render_file

@@ -20,7 +20,9 @@ def test_profiles_overlay_params(project_root: Path):
 
 
 def test_precedence(project_root: Path, monkeypatch: pytest.MonkeyPatch):
-    cfg = load_config(profile="smoke", overrides=["data.procedural.motions=77", "data.min_frames=30"])
+    cfg = load_config(
+        profile="smoke", overrides=["data.procedural.motions=77", "data.min_frames=30"]
+    )
     assert cfg.data.procedural.motions == 77 and cfg.data.min_frames == 30
     assert load_config(overrides=["profile=smoke"]).data.procedural.motions == 200
     monkeypatch.setenv("MOTION_R1_PROFILE", "smoke")
@@ -59,7 +61,9 @@ def test_bad_values_are_named(project_root: Path, override: str, message: str):
 
 
 def test_bad_files(project_root: Path):
-    with pytest.raises(ValueError, match=r"unknown profile 'gpu'.*known: \['cpu', 'paper', 'smoke'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown profile 'gpu'.*known: \['cpu', 'paper', 'smoke'\]"
+    ):
         load_config(profile="gpu")
     (project_root / "configs" / "broken.yaml").write_text("data: [unclosed\n")
     with pytest.raises(ValueError, match=r"broken\.yaml: not valid YAML"):

@@ -141,7 +141,10 @@ def test_text_motion_pairs(folder: Path):
     ds = TextMotionDataset(records, mean, std, max_frames=64, all_captions=True)
     assert len(ds) == 4  # two captions of 000001, one of the sub-clip, one of M000001
     items = [ds[i] for i in range(len(ds))]
-    assert [it["caption"] for it in items[:2]] == ["a person walks forward", "someone strides ahead"]
+    assert [it["caption"] for it in items[:2]] == [
+        "a person walks forward",
+        "someone strides ahead",
+    ]
     assert all(it["length"] == 64 and it["motion"].shape == (64, 263) for it in items)
     batch = collate_pairs(items)
     assert batch["motion"].shape == (4, 64, 263) and batch["length"].tolist() == [64] * 4

@@ -92,9 +92,7 @@ def check_layout(folder: Path, need_joints: bool = False) -> None:
         parts.append("new_joints/")
     missing = [p for p in parts if not (folder / p.rstrip("/")).exists()]
     if missing:
-        raise LayoutError(
-            f"{folder} is not in the HumanML3D layout: missing {', '.join(missing)}"
-        )
+        raise LayoutError(f"{folder} is not in the HumanML3D layout: missing {', '.join(missing)}")
 
 
 def read_ids(path: Path) -> list[str]:
@@ -123,7 +121,9 @@ def parse_caption_line(line: str, where: str = "<text>") -> Caption:
     try:
         start, end = float(fields[2]), float(fields[3])
     except ValueError:
-        raise ValueError(f"{where}: start/end must be numbers, got {fields[2]!r}, {fields[3]!r}") from None
+        raise ValueError(
+            f"{where}: start/end must be numbers, got {fields[2]!r}, {fields[3]!r}"
+        ) from None
     start = 0.0 if math.isnan(start) else start
     end = 0.0 if math.isnan(end) else end
     tokens = tuple(t for t in fields[1].split(" ") if t)

@@ -13,23 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from motion_r1_core.config import Config
-from motion_r1_core.data.humanml3d import (
-    MAX_LEN_EXCLUSIVE,
-    check_layout,
-    load_mean_std,
-    read_ids,
-    skeleton_for_dim,
-)
-from motion_r1_core.data.validation import ValidationReport, validate_motion_folder
+from motion_r1_core.data.humanml3d import check_layout, skeleton_for_dim
+from motion_r1_core.data.validation import ValidationReport, validate_dataset_folder
 from motion_r1_core.tracking import Tracker
-
-# Real HumanML3D ships motions outside 40..199 frames that the readers drop; the procedural
-# corpus has none, so any there is a bug.
-_LENGTH_MOSTLY = {"procedural": 1.0, "humanml3d": 0.8, "kit": 0.8}
-_MIN_FRAMES_KIT = 24
 
 
 class ValidationFailed(RuntimeError):
@@ -60,7 +47,6 @@ class RawMotionsResult:
             "path": str(self.path),
             "n_motions": self.n_motions,
             "n_captions": self.n_captions,
-            **{f"n_{k}": v for k, v in self.splits.items()},
             **self.metrics,
         }
 
@@ -85,8 +71,9 @@ def _build_procedural(cfg: Config, out: Path) -> None:
     p = cfg.data.procedural
     tmp = out.with_name(out.name + ".tmp")
     _remove(tmp)
-    synthesize_corpus(tmp, motions=p.motions, seed=p.seed, max_primitives=p.max_primitives,
-                      split=tuple(p.split))
+    synthesize_corpus(
+        tmp, motions=p.motions, seed=p.seed, max_primitives=p.max_primitives, split=tuple(p.split)
+    )
     _replace_dir(tmp, out)
 
 
@@ -112,29 +99,6 @@ def _bring_external(cfg: Config, dataset: str, out: Path) -> None:
         _replace_dir(tmp, out)
 
 
-def summarise(folder: Path) -> tuple[dict[str, int], dict[str, float]]:
-    """Split sizes and corpus statistics (counts, frames, captions per motion) of a folder."""
-    splits = {s: len(read_ids(folder / f"{s}.txt")) for s in ("train", "val", "test")}
-    fps = skeleton_for_dim(load_mean_std(folder)[0].shape[0]).fps
-    lengths, captions = [], 0
-    for path in sorted((folder / "new_joint_vecs").glob("*.npy")):
-        lengths.append(np.load(path, mmap_mode="r").shape[0])
-        text = folder / "texts" / f"{path.stem}.txt"
-        if text.is_file():
-            captions += sum(1 for ln in text.read_text().splitlines() if ln.strip())
-    n = np.asarray(lengths)
-    metrics = {
-        "n_motions": float(len(n)),
-        "n_captions": float(captions),
-        "captions_per_motion": float(captions / max(len(n), 1)),
-        "frames_mean": float(n.mean()) if len(n) else 0.0,
-        "frames_min": float(n.min()) if len(n) else 0.0,
-        "frames_max": float(n.max()) if len(n) else 0.0,
-        "hours": float(n.sum() / fps / 3600),
-    }
-    return splits, metrics
-
-
 def run_raw_motions(cfg: Config, dataset: str, tracker: Tracker) -> RawMotionsResult:
     """Build or bring in data/raw/<dataset>, validate it, write and log its metrics.
 
@@ -143,26 +107,37 @@ def run_raw_motions(cfg: Config, dataset: str, tracker: Tracker) -> RawMotionsRe
     out = cfg.raw_dir(dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
     tracker.set_tags({"stage": "raw_motions", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params({"profile": cfg.profile, "dataset": dataset,
-                        "data": cfg.data.model_dump(mode="json")})
+    tracker.log_params(
+        {"profile": cfg.profile, "dataset": dataset, "data": cfg.data.model_dump(mode="json")}
+    )
 
     if dataset == "procedural":
         _build_procedural(cfg, out)
     else:
         _bring_external(cfg, dataset, out)
 
-    min_frames = _MIN_FRAMES_KIT if dataset == "kit" else cfg.data.min_frames
-    report = validate_motion_folder(out, min_frames=min_frames, max_frames=MAX_LEN_EXCLUSIVE - 1,
-                                    length_mostly=_LENGTH_MOSTLY[dataset])
+    report = validate_dataset_folder(out, dataset, min_frames=cfg.data.min_frames)
     tracker.log_metrics({"validation_failures": float(len(report.failures))})
     if not report.ok:
         raise ValidationFailed(report)
-    splits, metrics = summarise(out)
+    st = report.stats
+    fps = skeleton_for_dim(st["feature_dim"]).fps
+    splits = {s: int(st[f"split_{s}"]) for s in ("train", "val", "test")}
+    metrics = {
+        "n_motions": float(report.n_motions),
+        "n_captions": float(st["n_captions"]),
+        "captions_per_motion": st["n_captions"] / max(report.n_motions, 1),
+        "frames_mean": float(st["frames_mean"]),
+        "frames_min": float(st["frames_min"]),
+        "frames_max": float(st["frames_max"]),
+        "n_outside_lengths": float(st["n_outside_lengths"]),
+        "hours": report.n_motions * st["frames_mean"] / fps / 3600,
+        **{f"n_{k}": float(v) for k, v in splits.items()},
+    }
     metrics_path = cfg.artifacts_dir(dataset, "raw_motions") / "metrics.json"
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps({**metrics, **{f"n_{k}": v for k, v in splits.items()}},
-                                       indent=2, sort_keys=True) + "\n")
-    tracker.log_metrics({**metrics, **{f"n_{k}": float(v) for k, v in splits.items()}})
+    metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    tracker.log_metrics(metrics)
     tracker.log_artifact(metrics_path)
     return RawMotionsResult(
         dataset=dataset,
