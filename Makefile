@@ -5,6 +5,8 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run DATASET=humanml3d` materialises another partition (set data.humanml3d.source first).
+DATASET ?= procedural
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
 .PHONY: install run test test-slow lint constraints clean
@@ -20,8 +22,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster asset materialize -m pipelines.definitions --select 'raw_motions' --partition procedural
-	@echo "raw motions: data/raw/procedural  metrics: artifacts/procedural/raw_motions/metrics.json"
+	$(BIN)/dagster job execute -m pipelines.definitions -j raw_data_job --tags '{"dagster/partition": "$(DATASET)"}'
+	@echo "raw motions: data/raw/$(DATASET)  metrics: artifacts/$(DATASET)/raw_motions/metrics.json"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)

@@ -56,6 +56,8 @@ def qinv(q: torch.Tensor) -> torch.Tensor:
 
 def qrot(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Rotate vectors v (..., 3) by unit quaternions q (..., 4) (broadcast)."""
+    shape = torch.broadcast_shapes(q.shape[:-1], v.shape[:-1])
+    q, v = q.expand(*shape, 4), v.expand(*shape, 3)
     qvec = q[..., 1:]
     uv = torch.linalg.cross(qvec, v, dim=-1)
     uuv = torch.linalg.cross(qvec, uv, dim=-1)
@@ -63,13 +65,29 @@ def qrot(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def qbetween(v0: torch.Tensor, v1: torch.Tensor) -> torch.Tensor:
-    """Unit quaternion (..., 4) rotating direction v0 (..., 3) onto direction v1 (..., 3)."""
+    """Unit quaternion (..., 4) rotating direction v0 (..., 3) onto direction v1 (..., 3).
+
+    Opposite directions (where the reference divides 0 by 0) get a half turn about an axis
+    orthogonal to v0: +y when v0 is horizontal, as a heading of exactly -z needs.
+    """
     v = torch.linalg.cross(v0, v1, dim=-1)
     w = torch.sqrt((v0**2).sum(-1, keepdim=True) * (v1**2).sum(-1, keepdim=True)) + (v0 * v1).sum(
         -1, keepdim=True
     )
     q = torch.cat([w, v], dim=-1)
-    return q / q.norm(dim=-1, keepdim=True)
+    norm = q.norm(dim=-1, keepdim=True)
+    opposite = norm[..., 0] <= 1e-12 * (v0.norm(dim=-1) * v1.norm(dim=-1)).clamp_min(1e-30)
+    if opposite.any():
+        a = v0[opposite]
+        axis = torch.linalg.cross(a, a.new_tensor([0.0, 1.0, 0.0]).expand_as(a), dim=-1)
+        axis = torch.linalg.cross(axis, a, dim=-1)  # the part of +y orthogonal to a
+        vertical = axis.norm(dim=-1, keepdim=True) < 1e-6 * a.norm(dim=-1, keepdim=True)
+        alt = torch.linalg.cross(a, a.new_tensor([1.0, 0.0, 0.0]).expand_as(a), dim=-1)
+        axis = torch.where(vertical, alt, axis)
+        q = q.clone()
+        q[opposite] = torch.cat([torch.zeros_like(a[..., :1]), axis], dim=-1)
+        norm = q.norm(dim=-1, keepdim=True)
+    return q / norm
 
 
 def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:

@@ -154,3 +154,27 @@ def test_bad_shapes_raise():
         process_joints(np.zeros((10, 21, 3), np.float32))
     with pytest.raises(ValueError, match="263-d"):
         recover_from_ric(torch.zeros(5, 251))
+
+
+def test_qbetween_handles_opposite_directions():
+    from motion_r1_core.features import qbetween
+
+    v0 = torch.tensor([[0.0, 0.0, -1.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    v1 = torch.tensor([[0.0, 0.0, 1.0], [-3.0, 0.0, 0.0], [0.0, -1.0, 0.0], [1.0, 0.0, 0.0]])
+    q = qbetween(v0, v1)
+    assert torch.isfinite(q).all()
+    rotated = qrot(q, v0 / v0.norm(dim=-1, keepdim=True))
+    assert torch.allclose(rotated, v1 / v1.norm(dim=-1, keepdim=True), atol=1e-6)
+    # A horizontal half turn is about the vertical axis, as a heading change must be.
+    assert torch.allclose(q[0].abs(), torch.tensor([0.0, 0.0, 1.0, 0.0]))
+
+
+def test_motion_facing_exactly_minus_z_has_finite_features(sample):
+    joints = torch.from_numpy(sample[1])[:60]
+    half_turn = torch.tensor([0.0, 0.0, 1.0, 0.0])  # 180 degrees about y
+    root = joints[:, :1] * torch.tensor([1.0, 0.0, 1.0])
+    facing_back = qrot(half_turn, joints - root) + root
+    # Frame 0 of the sample faces +z exactly, so the turned copy faces -z exactly.
+    feats, aligned = process_joints(facing_back)
+    assert torch.isfinite(feats).all()
+    assert (recover_from_ric(feats) - aligned[:-1]).abs().max() < 1e-4

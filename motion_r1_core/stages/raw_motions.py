@@ -85,7 +85,7 @@ def _bring_external(cfg: Config, dataset: str, out: Path) -> None:
             f"(e.g. --set data.{dataset}.source=/path/to/HumanML3D)"
         )
     source = Path(ext.source).expanduser().resolve()
-    check_layout(source, need_joints=False)
+    check_layout(source, need_joints=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     if ext.link:
         if out.is_symlink() and out.resolve() == source:

@@ -1,0 +1,1 @@
+"""Auto-loaded definitions: resources, partitions, jobs and one folder per asset group."""

@@ -1,0 +1,96 @@
+"""`dvc repro raw_motions` in a copy of the project: runs, then skips, then reruns on a param change."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent  # the environment's bin: dvc and the motion-r1 console script
+MOTIONS = 60
+PROJECT_FILES = ("params.yaml", "configs", "dvc.yaml", ".dvcignore", "motion_r1_core", "pipelines",
+                 "pyproject.toml")
+
+pytestmark = pytest.mark.skipif(
+    not (BIN / "dvc").exists() or not (BIN / "motion-r1").exists(),
+    reason="needs dvc and the motion-r1 console script in the environment (pip install -e .)",
+)
+
+
+def _copy_project(dst: Path) -> Path:
+    """Copy the files a DVC run needs (the tree may hold nothing committed yet), minus caches."""
+    dst.mkdir()
+    for name in PROJECT_FILES:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy(src, dst / name)
+    return dst
+
+
+def _edit_yaml(path: Path, edit: dict) -> None:
+    """Set dotted keys in a YAML file, e.g. {"data.procedural.seed": 3}."""
+    data = yaml.safe_load(path.read_text()) or {}
+    for dotted, value in edit.items():
+        node = data
+        *parents, last = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = value
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{out}"
+    return out
+
+
+def test_repro_runs_skips_and_reruns_on_a_param_change(tmp_path: Path) -> None:
+    root = _copy_project(tmp_path / "project")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MOTION_R1_ROOT", "MOTION_R1_PROFILE", "VIRTUAL_ENV")}
+    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", DVC_NO_ANALYTICS="1",
+               MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}")
+    # smoke profile; the profile's overlay sets the corpus size, so edit it there too
+    _edit_yaml(root / "params.yaml", {"profile": "smoke", "data.procedural.motions": MOTIONS})
+    _edit_yaml(root / "configs" / "smoke.yaml", {"data.procedural.motions": MOTIONS})
+    _run(["git", "init", "-q"], root, env)
+    _run(["dvc", "init", "-q"], root, env)
+
+    out = _run(["dvc", "repro", "raw_motions"], root, env)
+    assert "Running stage 'raw_motions'" in out
+    folder = root / "data" / "raw" / "procedural"
+    assert len(list((folder / "new_joint_vecs").glob("*.npy"))) == MOTIONS
+    metrics = json.loads((root / "artifacts/procedural/raw_motions/metrics.json").read_text())
+    assert metrics["n_motions"] == MOTIONS
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["raw_motions"]
+    params = lock["params"]
+    assert params["params.yaml"]["profile"] == "smoke"
+    assert params["configs/smoke.yaml"]["data"]["procedural"]["motions"] == MOTIONS
+    assert {o["path"] for o in lock["outs"]} == {
+        "data/raw/procedural", "artifacts/procedural/raw_motions/metrics.json"}
+    first_mean = (folder / "Mean.npy").read_bytes()
+
+    out = _run(["dvc", "repro", "raw_motions"], root, env)
+    assert "Stage 'raw_motions' didn't change" in out or "up to date" in out
+    assert "Running stage" not in out
+
+    _edit_yaml(root / "params.yaml", {"data.procedural.seed": 3})
+    status = _run(["dvc", "status", "raw_motions"], root, env)
+    assert "data.procedural" in status
+    out = _run(["dvc", "repro", "raw_motions"], root, env)
+    assert "Running stage 'raw_motions'" in out
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]["raw_motions"]
+    assert lock["params"]["params.yaml"]["data.procedural"]["seed"] == 3
+    assert len(list((folder / "new_joint_vecs").glob("*.npy"))) == MOTIONS
+    assert (folder / "Mean.npy").read_bytes() != first_mean  # a new seed, a new corpus
