@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from motion_r1_core.data import load_split, primitives
+from motion_r1_core.data import body, load_split, primitives
 from motion_r1_core.data.procedural import (
     caption_line,
     fit_frames,
@@ -65,7 +65,7 @@ def test_generate_motion_is_deterministic_by_seed():
 def test_lengths_steps_and_floor():
     for seed in range(40):
         m = generate_motion(np.random.default_rng(seed), max_primitives=4)
-        assert primitives.MIN_FRAMES <= len(m.joints) <= primitives.MAX_FRAMES  # 40..196 rows
+        assert body.MIN_FRAMES <= len(m.joints) <= body.MAX_FRAMES  # 40..196 rows
         assert 1 <= len(m.steps) <= 4 and len(m.captions) == 3
         assert m.steps[0].start_frame == 0 and m.steps[-1].end_frame == len(m.joints)
         for prev, nxt in zip(m.steps[:-1], m.steps[1:], strict=True):
@@ -78,10 +78,10 @@ def test_lengths_steps_and_floor():
 def test_fit_frames_respects_total_and_ranges():
     ranges = [(30, 60, 100), (40, 90, 120), (35, 80, 90)]
     frames = fit_frames(ranges)
-    assert sum(frames) == primitives.MAX_FRAMES
+    assert sum(frames) == body.MAX_FRAMES
     assert all(lo <= f <= hi for f, (lo, _, hi) in zip(frames, ranges, strict=True))
     short = fit_frames([(20, 25, 60)])
-    assert short == [primitives.MIN_FRAMES]
+    assert short == [body.MIN_FRAMES]
 
 
 # ------------------------------------------------------------------------------ primitives
@@ -90,7 +90,7 @@ def test_walk_stance_feet_do_not_slide():
     stance_frames = 0
     for ankle in (L_ANKLE, R_ANKLE):
         y = joints[:, ankle, 1]
-        low = y < primitives.ANKLE_HEIGHT + 1e-3
+        low = y < body.ANKLE_HEIGHT + 1e-3
         both = low[1:] & low[:-1]
         step = np.linalg.norm(np.diff(joints[:, ankle, [0, 2]], axis=0), axis=-1)
         assert step[both].max() < 1e-3  # m per frame while on the ground
@@ -171,11 +171,11 @@ def test_kick_lifts_the_named_leg_and_plants_the_other(side):
 def test_jump_flight_is_ballistic():
     joints = build("jump", mode="in_place", count=1, rise=0.25, crouch=0.15)[0]
     feet_y = joints[:, [L_ANKLE, R_ANKLE], 1].min(1)
-    airborne = np.flatnonzero(feet_y > primitives.ANKLE_HEIGHT + primitives.TOE_RISE + 0.01)
+    airborne = np.flatnonzero(feet_y > body.ANKLE_HEIGHT + body.TOE_RISE + 0.01)
     assert len(airborne) >= 6
     inner = airborne[1:-1]
     accel = (joints[inner + 1, 0, 1] - 2 * joints[inner, 0, 1] + joints[inner - 1, 0, 1]) * FPS**2
-    np.testing.assert_allclose(accel, -primitives.GRAVITY, atol=0.6)
+    np.testing.assert_allclose(accel, -body.GRAVITY, atol=0.6)
     apex = joints[:, 0, 1].max() - joints[0, 0, 1]
     assert apex == pytest.approx(0.25 + 0.04, abs=0.04)  # rise above take-off on the toes
 

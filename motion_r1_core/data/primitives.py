@@ -1,16 +1,10 @@
-"""Parameterised action primitives on the 22-joint HumanML3D skeleton, and the kinematics that
-turn them into joint positions.
+"""Parameterised action primitives on the 22-joint HumanML3D skeleton, and their assembly.
 
-A primitive turns a few parameters (speed, side, angle, count, ...) into a `Segment`: the pelvis
-path and heading, a desired pelvis height and tilt, ankle targets for both feet and the local
-rotations of the spine, head and arms. `build_motion` chains segments (each starts from the body
-state the previous one left: position, heading, planted feet), cross-fades the pose channels at the
-joins, lowers the pelvis where the legs cannot reach their feet, finds hip/knee/ankle rotations by
-two-bone IK and runs hierarchical forward kinematics on a rest pose with the target subject's bone
-lengths. Bone lengths are therefore exact, and a planted foot does not move.
-
-Conventions: y is up, the body faces +z at yaw 0 and +x is its left; a positive yaw (rotation
-about +y, counter-clockwise seen from above) turns the body to its left. 20 frames per second.
+A primitive turns a few parameters (speed, side, angle, count, ...) into a `Segment` of the body
+model (`body.py`). `build_motion` chains segments (each starts from the body state the previous
+one left: position, heading, planted feet), cross-fades the pose channels at the joins, lowers the
+pelvis where the legs cannot reach their feet, and solves the legs by two-bone IK before forward
+kinematics. Conventions as in `body.py`: y up, facing +z at yaw 0, +x is the body's left.
 """
 
 from __future__ import annotations
@@ -22,290 +16,54 @@ from dataclasses import dataclass
 import numpy as np
 import roma
 import torch
-from scipy.interpolate import CubicHermiteSpline, PchipInterpolator
 from scipy.ndimage import gaussian_filter1d
 
+from motion_r1_core.data.body import (
+    ANKLE_HEIGHT,
+    ANKLES,
+    ELBOWS,
+    FOOT,
+    FOOT_DROP,
+    FOOT_HALF_WIDTH,
+    FPS,
+    GRAVITY,
+    HIPS,
+    KNEES,
+    LEFT,
+    NEUTRAL_UPPER,
+    REACH,
+    REST_OFFSETS,
+    RIGHT,
+    SEATED_LEAN,
+    SEATED_UPPER,
+    SHIN,
+    SHOULDERS,
+    SIDE,
+    STAND_HEIGHT,
+    THIGH,
+    TOE_RISE,
+    UPPER,
+    WRISTS,
+    Body,
+    Segment,
+    Swing,
+    as_tensor,
+    feet_from_swings,
+    forward_dir,
+    forward_kinematics,
+    hermite,
+    keyframes,
+    left_dir,
+    minjerk,
+    on_ground,
+    seated_body,
+    set_arm,
+    slerp_rotvec,
+    standing_body,
+    two_bone_ik,
+    value_at,
+)
 from motion_r1_core.skeleton import HUMANML3D
-
-FPS = HUMANML3D.fps
-GRAVITY = 9.81
-LEFT, RIGHT = 0, 1
-SIDE = (1.0, -1.0)  # +x is the subject's left
-MIN_FRAMES, MAX_FRAMES = 41, 197  # joint frames: 40..196 feature rows, as HumanML3D keeps
-
-# --------------------------------------------------------------------------------- rest pose
-# A natural standing rest pose (arms hanging, shoulders beside the neck, head above it, feet
-# pointing forward and down to the toes). The HumanML3D `raw_offsets` are only the reference axes
-# of its IK; the feature code recovers rotations from positions, so any rest pose works as long as
-# the bone lengths are the target subject's.
-_REST_DIRECTIONS = np.array([
-    (0, 0, 0), (0.8, -0.6, 0), (-0.8, -0.6, 0), (0, 1, 0), (0, -1, 0), (0, -1, 0),
-    (0, 1, 0), (0, -1, 0), (0, -1, 0), (0, 1, 0), (0, -0.4, 0.917), (0, -0.4, 0.917),
-    (0, 1, 0), (0.45, 0.89, 0), (-0.45, 0.89, 0), (0, 1, 0.1), (0.96, 0.28, 0),
-    (-0.96, 0.28, 0), (0, -1, 0), (0, -1, 0), (0, -1, 0), (0, -1, 0)])
-_norms = np.linalg.norm(_REST_DIRECTIONS, axis=1, keepdims=True)
-REST_OFFSETS = (_REST_DIRECTIONS / np.maximum(_norms, 1e-9)
-                * HUMANML3D.bone_lengths[:, None].astype(np.float64))
-
-_HIPS, _KNEES, _ANKLES = (1, 2), (4, 5), (7, 8)
-_SHOULDERS, _ELBOWS, _WRISTS = (16, 17), (18, 19), (20, 21)
-UPPER = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)  # joints driven by pose rotations
-THIGH = np.linalg.norm(REST_OFFSETS[list(_KNEES)], axis=-1)  # (left, right) metres
-SHIN = np.linalg.norm(REST_OFFSETS[list(_ANKLES)], axis=-1)
-FOOT = float(np.linalg.norm(REST_OFFSETS[10]))  # ankle to toe joint
-FOOT_DROP = float(np.arcsin(-REST_OFFSETS[10, 1] / FOOT))  # toes below the ankle, flat foot
-ANKLE_HEIGHT = 0.02 - REST_OFFSETS[10, 1]  # toe joint 2 cm above the floor with the foot flat
-FOOT_HALF_WIDTH = 0.10
-REACH = 0.985  # fraction of the leg length a stance leg may stretch to (no locked knees)
-STAND_HEIGHT = float(ANKLE_HEIGHT + np.min(-REST_OFFSETS[list(_HIPS), 1] + REACH * (THIGH + SHIN)))
-TOE_RISE = 0.05  # ankle lift when rising onto the toes (jump take-off)
-
-
-# ------------------------------------------------------------------------------------ helpers
-def minjerk(u: np.ndarray | float) -> np.ndarray:
-    """Minimum-jerk ease 0 -> 1 on u in [0, 1] (clipped): zero velocity and acceleration at ends."""
-    u = np.clip(u, 0.0, 1.0)
-    return u**3 * (10 - 15 * u + 6 * u**2)
-
-
-def keyframes(times: list[float], values: list, n: int) -> np.ndarray:
-    """Monotone cubic (PCHIP) through keys at frame `times`, held outside them; (n, ...)."""
-    t = np.clip(np.arange(n, dtype=float), times[0], times[-1])
-    return PchipInterpolator(np.asarray(times, float), np.asarray(values, float), axis=0)(t)
-
-
-def hermite(times: list[float], values: list[float], slopes: list[float], n: int) -> np.ndarray:
-    """Cubic Hermite curve (n,) through values with slopes (per frame); exact on parabolas."""
-    t = np.clip(np.arange(n, dtype=float), times[0], times[-1])
-    return CubicHermiteSpline(np.asarray(times, float), values, slopes)(t)
-
-
-def forward_dir(yaw: np.ndarray | float) -> np.ndarray:
-    """Facing direction (..., 2) on the ground plane (x, z) of a heading."""
-    return np.stack([np.sin(yaw), np.cos(yaw)], -1)
-
-
-def left_dir(yaw: np.ndarray | float) -> np.ndarray:
-    """The subject's left (..., 2) on the ground plane (x, z) of a heading."""
-    return np.stack([np.cos(yaw), -np.sin(yaw)], -1)
-
-
-def _ground(xz: np.ndarray, y: float | np.ndarray = ANKLE_HEIGHT) -> np.ndarray:
-    """(..., 3) points from ground-plane (..., 2) positions and a height."""
-    y = np.broadcast_to(y, xz.shape[:-1])
-    return np.stack([xz[..., 0], y, xz[..., 1]], -1)
-
-
-def _at(arr: np.ndarray, t: float) -> np.ndarray:
-    """Linear interpolation of a per-frame array at a fractional frame (clipped)."""
-    t = float(np.clip(t, 0, len(arr) - 1))
-    i = min(int(t), len(arr) - 2) if len(arr) > 1 else 0
-    w = t - i
-    return arr[i] * (1 - w) + arr[min(i + 1, len(arr) - 1)] * w
-
-
-def _tensor(x: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)
-
-
-# -------------------------------------------------------------------------------- kinematics
-def forward_kinematics(
-    local: torch.Tensor, root: torch.Tensor, offsets: torch.Tensor,
-    parents: tuple[int, ...] = HUMANML3D.parents,
-) -> torch.Tensor:
-    """Joint positions (T, J, 3) from local rotations (T, J, 3, 3), root path (T, 3), rest
-    offsets (J, 3) to each joint's parent. A joint's rotation turns the bones to its children;
-    parents must precede children (true for the SMPL order)."""
-    glob, pos = [local[:, 0]], [root]
-    for j in range(1, len(parents)):
-        p = parents[j]
-        pos.append(pos[p] + glob[p] @ offsets[j])
-        glob.append(glob[p] @ local[:, j])
-    return torch.stack(pos, 1)
-
-
-def _unit(v: torch.Tensor) -> torch.Tensor:
-    return v / v.norm(dim=-1, keepdim=True).clamp_min(1e-9)
-
-
-def two_bone_ik(
-    root: torch.Tensor, target: torch.Tensor, l1: torch.Tensor, l2: torch.Tensor,
-    pole: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Global rotations (..., 3, 3) of a limb's two bones so that its end reaches `target`.
-
-    root, target, pole: (..., 3); l1, l2: bone lengths broadcastable to (...). Both bones point
-    along -y at rest; the middle joint bends towards `pole` about the bones' common local x axis
-    (a hinge). An unreachable target is approached as far as the limb stretches.
-    """
-    d_vec = target - root
-    d = d_vec.norm(dim=-1).clamp((l1 - l2).abs() + 1e-4, (l1 + l2) * (1 - 1e-4))
-    u = _unit(d_vec)
-    v = _unit(pole - (pole * u).sum(-1, keepdim=True) * u)
-    cos_a = ((l1**2 + d**2 - l2**2) / (2 * l1 * d)).clamp(-1, 1)
-    sin_a = (1 - cos_a**2).sqrt()
-    dir1 = cos_a[..., None] * u + sin_a[..., None] * v
-    dir2 = _unit(d[..., None] * u - l1[..., None] * dir1)
-    n = _unit(torch.linalg.cross(v, u, dim=-1))
-
-    def frame(direction: torch.Tensor) -> torch.Tensor:
-        return torch.stack([n, -direction, torch.linalg.cross(n, -direction, dim=-1)], -1)
-
-    return frame(dir1), frame(dir2)
-
-
-def arm_rotvecs(side: float, flex, abd, twist=0.0, elbow=0.0) -> np.ndarray:
-    """Local rotvecs (n, 2, 3) of a shoulder and elbow from anatomical angles in radians.
-
-    side: +1 left arm, -1 right arm. flex raises the arm forward, abd sideways, twist rotates it
-    outwards about its own axis, elbow bends the forearm. Angles broadcast to (n,).
-    """
-    flex, abd, twist, elbow = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(a, dtype=float)) for a in (flex, abd, twist, elbow)))
-    angles = _tensor(np.stack([side * abd, -flex, side * twist], -1))
-    shoulder = roma.rotmat_to_rotvec(roma.euler_to_rotmat("ZXY", angles)).numpy()
-    elbow_rv = np.zeros_like(shoulder)
-    elbow_rv[:, 0] = -elbow
-    return np.stack([shoulder, elbow_rv], 1)
-
-
-def set_arm(upper: np.ndarray, side: int, flex, abd, twist=0.0, elbow=0.0) -> None:
-    """Write one arm's rotations into pose rotvecs (n, 22, 3); side LEFT or RIGHT."""
-    upper[:, [_SHOULDERS[side], _ELBOWS[side]]] = arm_rotvecs(SIDE[side], flex, abd, twist, elbow)
-
-
-def slerp_rotvec(r0: np.ndarray, r1: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Per-element spherical interpolation of rotvecs (..., 3) with weights w (...,)."""
-    q0, q1 = roma.rotvec_to_unitquat(_tensor(r0)), roma.rotvec_to_unitquat(_tensor(r1))
-    rel = roma.unitquat_to_rotvec(roma.quat_product(roma.quat_conjugation(q0), q1))
-    step = roma.rotvec_to_unitquat(rel * _tensor(w)[..., None])
-    return roma.unitquat_to_rotvec(roma.quat_product(q0, step)).numpy()
-
-
-def _neutral_upper() -> np.ndarray:
-    upper = np.zeros((1, HUMANML3D.n_joints, 3))
-    for side in (LEFT, RIGHT):
-        set_arm(upper, side, flex=0.08, abd=0.12, elbow=0.2)
-    return upper[0]
-
-
-NEUTRAL_UPPER = _neutral_upper()  # relaxed standing: arms hang slightly bent and away from hips
-
-
-def _seated_upper() -> np.ndarray:
-    upper = NEUTRAL_UPPER.copy()[None]
-    for side in (LEFT, RIGHT):
-        set_arm(upper, side, flex=0.45, abd=0.15, elbow=0.7)  # hands rest on the thighs
-    return upper[0]
-
-
-SEATED_UPPER = _seated_upper()
-SEATED_LEAN = 0.08
-
-
-# ------------------------------------------------------------------------- state and segments
-@dataclass(frozen=True)
-class Body:
-    """Where a primitive leaves the body for the next: pelvis position (2,) on the ground, heading
-    (rad), desired pelvis height (m), planted ankles (2, 3) and their headings (2,), seated."""
-
-    xz: np.ndarray
-    yaw: float
-    height: float
-    feet: np.ndarray
-    foot_yaw: np.ndarray
-    seated: bool = False
-
-
-def standing_body(xz: np.ndarray | None = None, yaw: float = 0.0) -> Body:
-    """A body standing with feet a hip-width apart under the pelvis."""
-    xz = np.zeros(2) if xz is None else np.asarray(xz, float)
-    feet = _ground(xz + np.outer(SIDE, FOOT_HALF_WIDTH * left_dir(yaw)))
-    return Body(xz, float(yaw), STAND_HEIGHT, feet, np.full(2, float(yaw)))
-
-
-def seated_body(seat_height: float, seat_back: float, yaw: float = 0.0) -> Body:
-    """A body sitting on an (invisible) chair: pelvis `seat_back` behind the feet."""
-    body = standing_body(yaw=yaw)
-    return Body(-seat_back * forward_dir(yaw), float(yaw), seat_height, body.feet,
-                body.foot_yaw, True)
-
-
-@dataclass
-class Segment:
-    """Per-frame plan of one primitive (n frames).
-
-    xz (n, 2) pelvis on the ground plane; yaw (n,) heading; height (n,) desired pelvis height
-    (lowered where the legs cannot reach); tilt (n, 3) pelvis rotvec after the heading (x > 0
-    leans forward); upper (n, 22, 3) local rotvecs of spine, head and arms (legs unused); feet
-    (n, 2, 3) ankle targets (left, right); foot_yaw (n, 2); foot_pitch (n, 2) toes-down angle.
-    """
-
-    xz: np.ndarray
-    yaw: np.ndarray
-    height: np.ndarray
-    tilt: np.ndarray
-    upper: np.ndarray
-    feet: np.ndarray
-    foot_yaw: np.ndarray
-    foot_pitch: np.ndarray
-
-    @classmethod
-    def hold(cls, body: Body, n: int) -> Segment:
-        """The body standing (or sitting) still for n frames."""
-        pose = SEATED_UPPER if body.seated else NEUTRAL_UPPER
-        tilt = np.array([SEATED_LEAN if body.seated else 0.0, 0, 0])
-        return cls(np.tile(body.xz, (n, 1)), np.full(n, body.yaw), np.full(n, body.height),
-                   np.tile(tilt, (n, 1)), np.tile(pose, (n, 1, 1)), np.tile(body.feet, (n, 1, 1)),
-                   np.tile(body.foot_yaw, (n, 1)), np.zeros((n, 2)))
-
-    def end(self, seated: bool = False) -> Body:
-        """The body state at the last frame."""
-        return Body(self.xz[-1].copy(), float(self.yaw[-1]), float(self.height[-1]),
-                    self.feet[-1].copy(), self.foot_yaw[-1].copy(), seated)
-
-    def __len__(self) -> int:
-        return len(self.yaw)
-
-
-@dataclass(frozen=True)
-class Swing:
-    """One step of a foot: frames [start, end), landing ankle position (3,), heading, arc."""
-
-    foot: int
-    start: float
-    end: float
-    to: np.ndarray
-    yaw: float
-    lift: float = 0.08
-    toe: float = 0.4
-    skew: float = 1.0
-
-
-def feet_from_swings(body: Body, n: int, swings: list[Swing]) -> tuple[np.ndarray, ...]:
-    """Ankle targets (n, 2, 3), foot headings (n, 2) and pitches (n, 2) from a list of steps.
-
-    A foot stays exactly where it landed between its swings (no sliding); during a swing it
-    follows a minimum-jerk path with an arc of height `lift` and a toe-off/heel-strike pitch.
-    """
-    feet = np.tile(body.feet, (n, 1, 1))
-    yaw = np.tile(body.foot_yaw, (n, 1))
-    pitch = np.zeros((n, 2))
-    t = np.arange(n, dtype=float)
-    for foot in (LEFT, RIGHT):
-        pos, fy = body.feet[foot].copy(), float(body.foot_yaw[foot])
-        for sw in sorted((s for s in swings if s.foot == foot), key=lambda s: s.start):
-            s = np.clip((t - sw.start) / (sw.end - sw.start), 0, 1)
-            on = t >= sw.start
-            m = minjerk(s)[on, None]
-            feet[on, foot] = pos + (sw.to - pos) * m
-            feet[on, foot, 1] += sw.lift * np.sin(np.pi * s[on] ** sw.skew)
-            yaw[on, foot] = fy + (sw.yaw - fy) * m[:, 0]
-            # toes down after push-off, up before heel strike
-            pitch[on, foot] = sw.toe * np.sin(np.pi * s[on]) * (1 - 1.6 * s[on])
-            pos, fy = sw.to.copy(), sw.yaw
-    return feet, yaw, pitch
-
 
 # --------------------------------------------------------------------------------- primitives
 # Each primitive has `sample(rng) -> params` (with "_frames": (min, nominal, max)) and
@@ -378,8 +136,8 @@ def _build_locomotion(body: Body, p: dict, n: int, run: bool) -> tuple[Segment, 
         foot = lead if i % 2 == 0 else 1 - lead
         start = t0 + i * tau
         t_mid = n - 1 if i >= steps - 2 else mids[i]
-        y = float(_at(yaw, t_mid))
-        to = _ground(_at(xz, t_mid) + SIDE[foot] * FOOT_HALF_WIDTH * left_dir(y))
+        y = float(value_at(yaw, t_mid))
+        to = on_ground(value_at(xz, t_mid) + SIDE[foot] * FOOT_HALF_WIDTH * left_dir(y))
         swings.append(Swing(foot, start, start + swing, to, y,
                             lift=0.2 if run else 0.07, toe=0.6 if run else 0.4,
                             skew=0.7 if run else 1.0))
@@ -440,7 +198,7 @@ def _build_turn(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
     for j in range(k):
         foot = lead if j % 2 == 0 else 1 - lead
         y = body.yaw + theta * min(1.0, (j + 1) / (k - 1))
-        to = _ground(body.xz + SIDE[foot] * FOOT_HALF_WIDTH * left_dir(y))
+        to = on_ground(body.xz + SIDE[foot] * FOOT_HALF_WIDTH * left_dir(y))
         swings.append(Swing(foot, 2 + j * tau, 2 + j * tau + 0.8 * tau, to, y, lift=0.06, toe=0.2))
     seg = Segment.hold(body, n)
     seg.feet, seg.foot_yaw, seg.foot_pitch = feet_from_swings(body, n, swings)
@@ -476,8 +234,8 @@ def _build_sidestep(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
         start = 2 + i * tau
         lead_pos = lead_pos + p["step_width"] * out
         trail = lead_pos - 2 * FOOT_HALF_WIDTH * out
-        swings += [Swing(lead, start, start + 0.42 * tau, _ground(lead_pos), body.yaw, 0.06, 0.1),
-                   Swing(1 - lead, start + 0.5 * tau, start + 0.92 * tau, _ground(trail),
+        swings += [Swing(lead, start, start + 0.42 * tau, on_ground(lead_pos), body.yaw, 0.06, 0.1),
+                   Swing(1 - lead, start + 0.5 * tau, start + 0.92 * tau, on_ground(trail),
                          body.yaw, 0.06, 0.1)]
     seg = Segment.hold(body, n)
     seg.feet, seg.foot_yaw, seg.foot_pitch = feet_from_swings(body, n, swings)
@@ -562,7 +320,7 @@ def _build_jump(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
     ahead = FOOT * (np.cos(FOOT_DROP) - np.cos(FOOT_DROP + pitch))
     for foot in (LEFT, RIGHT):
         xz_f = body.feet[foot, [0, 2]] + (shift + ahead)[:, None] * fwd
-        seg.feet[:, foot] = _ground(xz_f, body.feet[foot, 1] + rise + lift)
+        seg.feet[:, foot] = on_ground(xz_f, body.feet[foot, 1] + rise + lift)
     seg.foot_pitch[:] = pitch[:, None]
     seg.tilt[:, 0] = keyframes(lean_t, lean_v, n)
     seg.upper[:, 12, 0] = -0.5 * seg.tilt[:, 0]
@@ -618,7 +376,7 @@ def _build_kick(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
     stance = 1 - foot
     fwd = forward_dir(body.yaw)
     legs = THIGH[foot] + SHIN[foot]
-    hip_y = STAND_HEIGHT - 0.02 - abs(REST_OFFSETS[_HIPS[foot], 1])
+    hip_y = STAND_HEIGHT - 0.02 - abs(REST_OFFSETS[HIPS[foot], 1])
     reach = min(p["extension"] * legs, legs * 0.97)
     apex = np.sqrt(max(reach**2 - (hip_y - p["height"]) ** 2, 0.01))
     d = p["duration"] * FPS
@@ -629,7 +387,7 @@ def _build_kick(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
     seg = Segment.hold(body, n)
     # weight moves over the stance foot before the other leaves the ground
     seg.xz = body.xz + 0.45 * shift[:, None] * (body.feet[stance, [0, 2]] - body.xz)
-    seg.feet[:, foot] = body.feet[foot] + _ground(ahead[:, None] * fwd, up)
+    seg.feet[:, foot] = body.feet[foot] + on_ground(ahead[:, None] * fwd, up)
     seg.foot_pitch[:, foot] = keyframes(keys, [0, 0, 0.3, 0.35, 0.2, 0, 0], n)
     seg.height = STAND_HEIGHT - 0.02 * shift
     seg.tilt[:, 0] = keyframes(keys, [0, 0, -0.05, -0.15, -0.05, 0, 0], n)
@@ -712,16 +470,16 @@ def _build_clap(body: Body, p: dict, n: int) -> tuple[Segment, dict]:
     seg = Segment.hold(body, n)
     for side in (LEFT, RIGHT):
         # with the collar at rest the shoulder's frame is the chest's: IK directly in it
-        shoulder = REST_OFFSETS[(13, 14)[side]] + REST_OFFSETS[_SHOULDERS[side]]
+        shoulder = REST_OFFSETS[(13, 14)[side]] + REST_OFFSETS[SHOULDERS[side]]
         wrist = centre + np.outer(SIDE[side] * gap / 2, [1.0, 0, 0])
         pole = torch.tensor([SIDE[side] * 0.5, -1.0, -0.6], dtype=torch.float64)
-        r1, r2 = two_bone_ik(_tensor(shoulder), _tensor(wrist),
-                             _tensor(REST_OFFSETS[_ELBOWS[side], 1]).abs(),
-                             _tensor(REST_OFFSETS[_WRISTS[side], 1]).abs(), pole)
+        r1, r2 = two_bone_ik(as_tensor(shoulder), as_tensor(wrist),
+                             as_tensor(REST_OFFSETS[ELBOWS[side], 1]).abs(),
+                             as_tensor(REST_OFFSETS[WRISTS[side], 1]).abs(), pole)
         rv = np.stack([roma.rotmat_to_rotvec(r1).numpy(),
                        roma.rotmat_to_rotvec(r1.transpose(-1, -2) @ r2).numpy()], 1)
         w = minjerk((np.arange(n) - 2) / r) * minjerk((2 + 2 * r + t_clap - np.arange(n)) / r)
-        joints = [_SHOULDERS[side], _ELBOWS[side]]
+        joints = [SHOULDERS[side], ELBOWS[side]]
         seg.upper[:, joints] = slerp_rotvec(seg.upper[:, joints], rv, np.repeat(w[:, None], 2, 1))
     return seg, {}
 
@@ -894,34 +652,34 @@ def solve(seg: Segment) -> np.ndarray:
     with the knees towards the toes, and everything goes through forward kinematics.
     """
     n = len(seg)
-    yaw, zeros = _tensor(seg.yaw), torch.zeros(n, dtype=torch.float64)
+    yaw, zeros = as_tensor(seg.yaw), torch.zeros(n, dtype=torch.float64)
     r_pelvis = roma.rotvec_to_rotmat(torch.stack([zeros, yaw, zeros], -1)) @ \
-        roma.rotvec_to_rotmat(_tensor(seg.tilt))
-    off = _tensor(REST_OFFSETS)
-    hip_off = torch.einsum("tij,kj->tki", r_pelvis, off[list(_HIPS)])
-    feet, xz = _tensor(seg.feet), _tensor(seg.xz)
+        roma.rotvec_to_rotmat(as_tensor(seg.tilt))
+    off = as_tensor(REST_OFFSETS)
+    hip_off = torch.einsum("tij,kj->tki", r_pelvis, off[list(HIPS)])
+    feet, xz = as_tensor(seg.feet), as_tensor(seg.xz)
     horiz = (xz[:, None] + hip_off[..., [0, 2]] - feet[..., [0, 2]]).norm(dim=-1)
-    legs = _tensor(REACH * (THIGH + SHIN))
+    legs = as_tensor(REACH * (THIGH + SHIN))
     limit = feet[..., 1] - hip_off[..., 1] + (legs**2 - horiz**2).clamp_min(0).sqrt()
-    heights = torch.cat([_tensor(seg.height)[:, None], limit], 1)
+    heights = torch.cat([as_tensor(seg.height)[:, None], limit], 1)
     h = -SOFTMIN * torch.logsumexp(-heights / SOFTMIN, 1)
     root = torch.stack([xz[:, 0], h, xz[:, 1]], -1)
 
-    fy, fz = _tensor(seg.foot_yaw), torch.zeros((n, 2), dtype=torch.float64)
+    fy, fz = as_tensor(seg.foot_yaw), torch.zeros((n, 2), dtype=torch.float64)
     pole = torch.stack([fy.sin(), fz, fy.cos()], -1)  # knees point where the toes point
-    thigh, shin = two_bone_ik(root[:, None] + hip_off, feet, _tensor(THIGH), _tensor(SHIN), pole)
+    thigh, shin = two_bone_ik(root[:, None] + hip_off, feet, as_tensor(THIGH), as_tensor(SHIN), pole)
     ankle = roma.rotvec_to_rotmat(torch.stack([fz, fy, fz], -1)) @ roma.rotvec_to_rotmat(
-        torch.stack([_tensor(seg.foot_pitch), fz, fz], -1))
+        torch.stack([as_tensor(seg.foot_pitch), fz, fz], -1))
 
     def inv(m: torch.Tensor) -> torch.Tensor:
         return m.transpose(-1, -2)
 
     local = torch.eye(3, dtype=torch.float64).repeat(n, HUMANML3D.n_joints, 1, 1)
     local[:, 0] = r_pelvis
-    local[:, list(UPPER)] = roma.rotvec_to_rotmat(_tensor(seg.upper[:, list(UPPER)]))
-    local[:, list(_HIPS)] = inv(r_pelvis)[:, None] @ thigh
-    local[:, list(_KNEES)] = inv(thigh) @ shin
-    local[:, list(_ANKLES)] = inv(shin) @ ankle
+    local[:, list(UPPER)] = roma.rotvec_to_rotmat(as_tensor(seg.upper[:, list(UPPER)]))
+    local[:, list(HIPS)] = inv(r_pelvis)[:, None] @ thigh
+    local[:, list(KNEES)] = inv(thigh) @ shin
+    local[:, list(ANKLES)] = inv(shin) @ ankle
     return forward_kinematics(local, root, off).numpy().astype(np.float32)
 
 

@@ -39,7 +39,8 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from motion_r1_core.data.primitives import FPS, MAX_FRAMES, MIN_FRAMES, PRIMITIVES, build_motion
+from motion_r1_core.data.body import FPS, MAX_FRAMES, MIN_FRAMES
+from motion_r1_core.data.primitives import PRIMITIVES, build_motion
 
 # ----------------------------------------------------------------------------------- results
 
