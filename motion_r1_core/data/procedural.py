@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from motion_r1_core.data.body import FPS, MAX_FRAMES, MIN_FRAMES
@@ -519,7 +520,8 @@ def synthesize_corpus(out: Path, motions: int, seed: int, max_primitives: int = 
         workers = min(os.cpu_count() or 1, 8) if motions >= 300 else 1
     records: list[dict] = []
     with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress) as bar:
+                  MofNCompleteColumn(), TimeRemainingColumn(), disable=not progress,
+                  console=Console(stderr=True)) as bar:  # stdout stays for results
         task = bar.add_task("synthesising motions", total=motions)
         if workers <= 1:
             with _one_thread():

@@ -43,11 +43,12 @@ class RawMotionsResult:
     def as_metadata(self) -> dict[str, Any]:
         """Plain values for Dagster metadata or a JSON summary."""
         return {
+            **self.metrics,
             "dataset": self.dataset,
             "path": str(self.path),
             "n_motions": self.n_motions,
             "n_captions": self.n_captions,
-            **self.metrics,
+            **{f"n_{k}": v for k, v in self.splits.items()},
         }
 
 
