@@ -82,16 +82,22 @@ def skeleton_for_dim(dim: int) -> Skeleton:
     raise ValueError(f"feature width {dim} is neither 263 (HumanML3D) nor 251 (KIT-ML)")
 
 
+def missing_layout_parts(folder: Path, need_joints: bool = True) -> list[str]:
+    """The parts of the HumanML3D layout missing under `folder` ("texts/", "test.txt", ...)."""
+    folder = Path(folder)
+    dirs = ["new_joint_vecs", *(["new_joints"] if need_joints else []), "texts"]
+    files = [*(f"{s}.txt" for s in SPLITS), "Mean.npy", "Std.npy"]
+    return [f"{d}/" for d in dirs if not (folder / d).is_dir()] + [
+        f for f in files if not (folder / f).is_file()
+    ]
+
+
 def check_layout(folder: Path, need_joints: bool = False) -> None:
     """Raise LayoutError naming every missing part of the HumanML3D layout under `folder`."""
     folder = Path(folder)
     if not folder.is_dir():
         raise LayoutError(f"{folder}: not a folder")
-    parts = ["new_joint_vecs/", "texts/", "Mean.npy", "Std.npy", *(f"{s}.txt" for s in SPLITS)]
-    if need_joints:
-        parts.append("new_joints/")
-    missing = [p for p in parts if not (folder / p.rstrip("/")).exists()]
-    if missing:
+    if missing := missing_layout_parts(folder, need_joints):
         raise LayoutError(f"{folder} is not in the HumanML3D layout: missing {', '.join(missing)}")
 
 

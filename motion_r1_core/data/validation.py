@@ -30,9 +30,17 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-SPLITS = ("train", "val", "test")
+from motion_r1_core.data.humanml3d import (
+    MAX_LEN_EXCLUSIVE,
+    SPLITS,
+    missing_layout_parts,
+    parse_caption_line,
+    read_ids,
+)
+from motion_r1_core.skeleton import SKELETONS
+
 VEC, JOINTS, TEXTS = "new_joint_vecs", "new_joints", "texts"
-JOINTS_FOR_DIM = {263: 22, 251: 21}  # feature width -> joints (HumanML3D SMPL, KIT-ML)
+JOINTS_FOR_DIM = {sk.feature_dim: sk.n_joints for sk in SKELETONS.values()}  # 263: 22, 251: 21
 CHECKS = ("layout", "files", "readable", "dims", "frames", "finite", "lengths", "captions",
           "splits", "normalization")
 
@@ -41,7 +49,7 @@ CHECKS = ("layout", "files", "readable", "dims", "frames", "finite", "lengths", 
 # corpus has none, so any there is a bug. KIT-ML readers keep motions from 24 frames (12.5 fps).
 LENGTH_MOSTLY = {"procedural": 1.0, "humanml3d": 0.8, "kit": 0.8}
 MIN_FRAMES_KIT = 24
-MAX_FRAMES = 199  # the reference readers drop motions of 200 frames or more
+MAX_FRAMES = MAX_LEN_EXCLUSIVE - 1  # the reference readers drop motions of 200 frames or more
 
 
 # -------------------------------------------------------------------------------------- results
@@ -110,10 +118,6 @@ class ValidationReport:
 
 
 # ------------------------------------------------------------------------------ reading a folder
-def _read_ids(path: Path) -> list[str]:
-    return [s for line in path.read_text().splitlines() if (s := line.strip())]
-
-
 def _load_npy(path: Path) -> np.ndarray:
     """Memory-map a .npy read-only; fall back to a plain load for what cannot be mapped."""
     try:
@@ -135,11 +139,12 @@ def _caption_counts(path: Path) -> tuple[int, int, int]:
     n = empty = bad = 0
     for line in text.split("\n") if text.strip() else []:
         n += 1
-        parts = line.strip().split("#")
-        empty += not parts[0].strip()
-        try:  # caption#tokens#start#end, start/end in seconds (NaN allowed, as in HumanML3D)
-            float(parts[2]), float(parts[3])
-        except (IndexError, ValueError):
+        if not line.split("#", 1)[0].strip():
+            empty += 1
+            continue
+        try:  # the readers' own parser: caption#tokens#start#end, start/end in seconds
+            parse_caption_line(line)
+        except ValueError:
             bad += 1
     return n, empty, bad
 
@@ -147,10 +152,7 @@ def _caption_counts(path: Path) -> tuple[int, int, int]:
 def _layout_failures(folder: Path) -> list[CheckFailure]:
     if not folder.is_dir():
         return [CheckFailure("layout", f"folder {folder} does not exist")]
-    parts = [f"{d}/" for d in (VEC, JOINTS, TEXTS) if not (folder / d).is_dir()]
-    parts += [f for f in (*(f"{s}.txt" for s in SPLITS), "Mean.npy", "Std.npy")
-              if not (folder / f).is_file()]
-    return [CheckFailure("layout", f"missing {p}", (p,)) for p in parts]
+    return [CheckFailure("layout", f"missing {p}", (p,)) for p in missing_layout_parts(folder)]
 
 
 def _normalization(folder: Path, dim: int | None) -> tuple[list[CheckFailure], int | None]:
@@ -359,7 +361,7 @@ def validate_motion_folder(
         return ValidationReport(folder, 0, 0, tuple(layout), {"seconds": time.perf_counter() - t0})
 
     failures, dim = _normalization(folder, feature_dim)
-    split_ids = {s: _read_ids(folder / f"{s}.txt") for s in SPLITS}
+    split_ids = {s: read_ids(folder / f"{s}.txt") for s in SPLITS}
     table = _motion_table(folder, split_ids)
     if dim not in JOINTS_FOR_DIM:
         failures.append(CheckFailure("dims", (
