@@ -45,15 +45,24 @@ def _to_plot(p: np.ndarray) -> np.ndarray:
 
 def _side_colour(chain: tuple[int, ...], skeleton: Skeleton) -> str:
     name = skeleton.joint_names[chain[-1]]
-    return LEFT_COLOUR if name.startswith("left") else (
-        RIGHT_COLOUR if name.startswith("right") else CENTRE_COLOUR)
+    return (
+        LEFT_COLOUR
+        if name.startswith("left")
+        else (RIGHT_COLOUR if name.startswith("right") else CENTRE_COLOUR)
+    )
 
 
 class _Scene:
     """One 3-D axes with a stick figure, a following ground grid and the root's path."""
 
-    def __init__(self, fig: Figure, slot: tuple[int, int, int], joints: np.ndarray,
-                 skeleton: Skeleton, title: str | None) -> None:
+    def __init__(
+        self,
+        fig: Figure,
+        slot: tuple[int, int, int],
+        joints: np.ndarray,
+        skeleton: Skeleton,
+        title: str | None,
+    ) -> None:
         self.joints, self.skeleton = joints, skeleton
         self.root_xz = joints[:, 0, [0, 2]]
         ax = fig.add_subplot(*slot, projection="3d")
@@ -69,9 +78,19 @@ class _Scene:
         n_lines = 2 * int(2 * HALF_VIEW / GRID_STEP + 2)
         self.grid = [ax.plot([], [], [], color="#c8c8c8", lw=0.6)[0] for _ in range(n_lines)]
         self.path = ax.plot([], [], [], color="#2ca02c", lw=1.2, alpha=0.8)[0]
-        self.bones = [ax.plot([], [], [], color=_side_colour(c, skeleton), lw=2.2,
-                              solid_capstyle="round", marker="o", markersize=2)[0]
-                      for c in skeleton.chains]
+        self.bones = [
+            ax.plot(
+                [],
+                [],
+                [],
+                color=_side_colour(c, skeleton),
+                lw=2.2,
+                solid_capstyle="round",
+                marker="o",
+                markersize=2,
+            )[0]
+            for c in skeleton.chains
+        ]
         self.ax = ax
 
     def _grid_lines(self, centre: np.ndarray) -> list[np.ndarray]:
@@ -105,8 +124,14 @@ class _Scene:
         self.path.set_data_3d(path[:, 0], path[:, 1], path[:, 2])
 
 
-def _animate(motions: list[np.ndarray], titles: list[str | None], out: Path, fps: float,
-             skeleton: Skeleton, size: float = 3.4) -> Path:
+def _animate(
+    motions: list[np.ndarray],
+    titles: list[str | None],
+    out: Path,
+    fps: float,
+    skeleton: Skeleton,
+    size: float = 3.4,
+) -> Path:
     """Draw the scenes side by side for max(T) frames (shorter motions hold their last pose)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -114,10 +139,11 @@ def _animate(motions: list[np.ndarray], titles: list[str | None], out: Path, fps
     height = size + 0.16 * lines
     fig = Figure(figsize=(size * len(motions), height), dpi=90)
     canvas = FigureCanvasAgg(fig)
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - (0.16 * lines + 0.05) / height,
-                        wspace=0)
-    scenes = [_Scene(fig, (1, len(motions), i + 1), m, skeleton, t)
-              for i, (m, t) in enumerate(zip(motions, titles, strict=True))]
+    fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - (0.16 * lines + 0.05) / height, wspace=0)
+    scenes = [
+        _Scene(fig, (1, len(motions), i + 1), m, skeleton, t)
+        for i, (m, t) in enumerate(zip(motions, titles, strict=True))
+    ]
     n = max(len(m) for m in motions)
     fig.text(0.02, 0.02, "left", color=LEFT_COLOUR, fontsize=7)
     fig.text(0.02 + 0.05 / len(motions), 0.02, "right", color=RIGHT_COLOUR, fontsize=7)
@@ -133,8 +159,13 @@ def _animate(motions: list[np.ndarray], titles: list[str | None], out: Path, fps
     return out
 
 
-def render_motion(joints: np.ndarray | torch.Tensor, out: Path, title: str | None = None,
-                  fps: float = 20, skeleton: Skeleton = HUMANML3D) -> Path:
+def render_motion(
+    joints: np.ndarray | torch.Tensor,
+    out: Path,
+    title: str | None = None,
+    fps: float = 20,
+    skeleton: Skeleton = HUMANML3D,
+) -> Path:
     """Write a GIF of a stick figure for joints (T, J, 3) in metres (y up), one frame per pose.
 
     The title (e.g. the caption) is wrapped above the figure; `fps` sets the playback rate.
@@ -142,18 +173,25 @@ def render_motion(joints: np.ndarray | torch.Tensor, out: Path, title: str | Non
     """
     x = _as_joints(joints)
     if x.shape[1] != skeleton.n_joints:
-        raise ValueError(f"joints have {x.shape[1]} joints, skeleton {skeleton.name} has "
-                         f"{skeleton.n_joints}")
+        raise ValueError(
+            f"joints have {x.shape[1]} joints, skeleton {skeleton.name} has {skeleton.n_joints}"
+        )
     return _animate([x], [title], out, fps, skeleton)
 
 
-def render_side_by_side(motions: list[np.ndarray | torch.Tensor], titles: list[str], out: Path,
-                        fps: float = 20, skeleton: Skeleton = HUMANML3D) -> Path:
+def render_side_by_side(
+    motions: list[np.ndarray | torch.Tensor],
+    titles: list[str],
+    out: Path,
+    fps: float = 20,
+    skeleton: Skeleton = HUMANML3D,
+) -> Path:
     """One GIF with several motions (each (T_i, J, 3) metres) next to each other, e.g. an
     original and its reconstruction; the shorter ones hold their last pose."""
     if len(motions) != len(titles) or not motions:
-        raise ValueError(f"need one title per motion, got {len(motions)} motions and "
-                         f"{len(titles)} titles")
+        raise ValueError(
+            f"need one title per motion, got {len(motions)} motions and {len(titles)} titles"
+        )
     return _animate([_as_joints(m) for m in motions], list(titles), out, fps, skeleton)
 
 
@@ -168,8 +206,9 @@ def _caption_of(path: Path) -> str | None:
     return lines[0].split("#")[0].strip() if lines else None
 
 
-def render_file(path: Path, out: Path, caption: str | None = None,
-                skeleton: Skeleton | None = None) -> Path:
+def render_file(
+    path: Path, out: Path, caption: str | None = None, skeleton: Skeleton | None = None
+) -> Path:
     """Render a .npy of features (T, 263 | 251) or joints (T, J, 3) to a GIF.
 
     Features are turned into joints with `recover_from_ric` (the skeleton follows the width).
@@ -182,18 +221,22 @@ def render_file(path: Path, out: Path, caption: str | None = None,
     if arr.ndim == 2:
         sk = skeleton or _SKELETON_BY_WIDTH.get(arr.shape[1])
         if sk is None or arr.shape[1] != sk.feature_dim:
-            raise ValueError(f"{path}: features of width {arr.shape[1]}; expected 263 "
-                             "(HumanML3D) or 251 (KIT-ML)")
+            raise ValueError(
+                f"{path}: features of width {arr.shape[1]}; expected 263 "
+                "(HumanML3D) or 251 (KIT-ML)"
+            )
         joints = recover_from_ric(torch.from_numpy(arr.astype(np.float32)), sk).numpy()
     elif arr.ndim == 3 and arr.shape[2] == 3:
         sk = skeleton or _SKELETON_BY_JOINTS.get(arr.shape[1])
         if sk is None or arr.shape[1] != sk.n_joints:
-            raise ValueError(f"{path}: joints of shape {arr.shape}; expected (T, 22, 3) "
-                             "or (T, 21, 3)")
+            raise ValueError(
+                f"{path}: joints of shape {arr.shape}; expected (T, 22, 3) or (T, 21, 3)"
+            )
         joints = arr
     else:
-        raise ValueError(f"{path}: array of shape {arr.shape} is neither features (T, D) nor "
-                         "joints (T, J, 3)")
+        raise ValueError(
+            f"{path}: array of shape {arr.shape} is neither features (T, D) nor joints (T, J, 3)"
+        )
     if len(joints) == 0:
         raise ValueError(f"{path}: no frames")
     title = caption if caption is not None else (_caption_of(path) or path.name)

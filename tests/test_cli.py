@@ -64,7 +64,12 @@ def test_render_writes_a_gif_with_one_frame_per_pose(corpus: Path, tmp_path: Pat
 def test_stage_raw_motions_is_tracked(project_root: Path):
     uri = f"sqlite:///{project_root / 'runs.db'}"
     res = run(
-        "stage", "raw_motions", "--profile", "smoke", "--set", "data.procedural.motions=30",
+        "stage",
+        "raw_motions",
+        "--profile",
+        "smoke",
+        "--set",
+        "data.procedural.motions=30",
         env={"MLFLOW_TRACKING_URI": uri},
     )
     assert res.returncode == 0, res.stderr

@@ -15,8 +15,15 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's bin: dvc and the motion-r1 console script
 MOTIONS = 60
-PROJECT_FILES = ("params.yaml", "configs", "dvc.yaml", ".dvcignore", "motion_r1_core", "pipelines",
-                 "pyproject.toml")
+PROJECT_FILES = (
+    "params.yaml",
+    "configs",
+    "dvc.yaml",
+    ".dvcignore",
+    "motion_r1_core",
+    "pipelines",
+    "pyproject.toml",
+)
 
 pytestmark = pytest.mark.skipif(
     not (BIN / "dvc").exists() or not (BIN / "motion-r1").exists(),
@@ -57,10 +64,16 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 def test_repro_runs_skips_and_reruns_on_a_param_change(tmp_path: Path) -> None:
     root = _copy_project(tmp_path / "project")
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MOTION_R1_ROOT", "MOTION_R1_PROFILE", "VIRTUAL_ENV")}
-    env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", DVC_NO_ANALYTICS="1",
-               MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MOTION_R1_ROOT", "MOTION_R1_PROFILE", "VIRTUAL_ENV")
+    }
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        DVC_NO_ANALYTICS="1",
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}",
+    )
     # smoke profile; the profile's overlay sets the corpus size, so edit it there too
     _edit_yaml(root / "params.yaml", {"profile": "smoke", "data.procedural.motions": MOTIONS})
     _edit_yaml(root / "configs" / "smoke.yaml", {"data.procedural.motions": MOTIONS})
@@ -78,7 +91,9 @@ def test_repro_runs_skips_and_reruns_on_a_param_change(tmp_path: Path) -> None:
     assert params["params.yaml"]["profile"] == "smoke"
     assert params["configs/smoke.yaml"]["data"]["procedural"]["motions"] == MOTIONS
     assert {o["path"] for o in lock["outs"]} == {
-        "data/raw/procedural", "artifacts/procedural/raw_motions/metrics.json"}
+        "data/raw/procedural",
+        "artifacts/procedural/raw_motions/metrics.json",
+    }
     first_mean = (folder / "Mean.npy").read_bytes()
 
     out = _run(["dvc", "repro", "raw_motions"], root, env)

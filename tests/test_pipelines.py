@@ -58,8 +58,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             instance=instance,
             resources=resources,
         )
-        yield {"root": root, "uri": uri, "resources": resources, "instance": instance,
-               "result": result}
+        yield {
+            "root": root,
+            "uri": uri,
+            "resources": resources,
+            "instance": instance,
+            "result": result,
+        }
 
 
 def test_definitions_load_every_asset_check_job_and_resource() -> None:
@@ -80,8 +85,9 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
 
 def test_config_resource_applies_profile_overrides_and_root(tmp_path: Path) -> None:
     root = _project(tmp_path / "p")
-    cfg = PipelineConfigResource(profile="smoke", overrides=["data.procedural.seed=7"],
-                                 root=str(root)).load()
+    cfg = PipelineConfigResource(
+        profile="smoke", overrides=["data.procedural.seed=7"], root=str(root)
+    ).load()
     assert (cfg.profile, cfg.data.procedural.seed, cfg.root) == ("smoke", 7, root.resolve())
     assert cfg.data.procedural.max_primitives == 3  # from configs/smoke.yaml
     with pytest.raises(ValueError, match="unknown profile"):
@@ -127,7 +133,10 @@ def test_mlflow_run_has_params_metrics_and_dagster_tags(built: dict[str, Any]) -
     tags = run.data.tags
     assert tags["dagster.run_id"] == result.run_id
     assert (tags["dagster.partition"], tags["stage"], tags["dataset"]) == (
-        "procedural", "raw_motions", "procedural")
+        "procedural",
+        "raw_motions",
+        "procedural",
+    )
 
 
 def test_deleted_file_fails_the_blocking_check_naming_it(built: dict[str, Any]) -> None:

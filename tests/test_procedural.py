@@ -49,8 +49,9 @@ def test_bone_lengths_are_the_target_subjects_in_every_frame():
     for seed in range(6):
         joints = generate_motion(np.random.default_rng(seed)).joints
         lengths = HUMANML3D.bone_lengths_of(torch.from_numpy(joints))[:, 1:].numpy()
-        np.testing.assert_allclose(lengths, np.broadcast_to(HUMANML3D.bone_lengths[1:],
-                                                             lengths.shape), atol=2e-5)
+        np.testing.assert_allclose(
+            lengths, np.broadcast_to(HUMANML3D.bone_lengths[1:], lengths.shape), atol=2e-5
+        )
 
 
 def test_generate_motion_is_deterministic_by_seed():
@@ -58,8 +59,11 @@ def test_generate_motion_is_deterministic_by_seed():
     b = generate_motion(np.random.default_rng(7))
     c = generate_motion(np.random.default_rng(8))
     assert np.array_equal(a.joints, b.joints) and a.captions == b.captions and a.steps == b.steps
-    assert a.captions != c.captions or a.joints.shape != c.joints.shape or not np.allclose(
-        a.joints, c.joints)
+    assert (
+        a.captions != c.captions
+        or a.joints.shape != c.joints.shape
+        or not np.allclose(a.joints, c.joints)
+    )
 
 
 def test_lengths_steps_and_floor():
@@ -130,8 +134,7 @@ def test_turn_changes_heading_by_the_angle_with_the_right_sign(side, angle):
 @pytest.mark.parametrize(("direction", "sign"), [("counterclockwise", 1), ("clockwise", -1)])
 def test_spin_is_a_full_turn(direction, sign):
     joints = build("spin", direction=direction)[0]
-    assert np.degrees(heading(joints)[-1] - heading(joints)[0]) == pytest.approx(sign * 360,
-                                                                                 abs=5)
+    assert np.degrees(heading(joints)[-1] - heading(joints)[0]) == pytest.approx(sign * 360, abs=5)
 
 
 def test_curved_walk_turns_towards_its_side():
@@ -222,21 +225,39 @@ def test_caption_sides_follow_the_parameters():
         other = "right" if side == "left" else "left"
         assert all(side in c and other not in c for c in caps)
     turn = primitives.PRIMITIVES["turn"].sample(np.random.default_rng(0))
-    caps = make_captions(["turn"], [{**turn, "side": "left", "angle_deg": 90.0}],
-                         np.random.default_rng(0))
+    caps = make_captions(
+        ["turn"], [{**turn, "side": "left", "angle_deg": 90.0}], np.random.default_rng(0)
+    )
     assert caps[0] == "a person turns left."
 
 
 def test_pos_tags_spacy_style():
     assert pos_tags("a person walks forward, then waves with the right hand.") == [
-        "a/DET", "person/NOUN", "walk/VERB", "forward/ADV", "then/ADV", "wave/VERB",
-        "with/ADP", "the/DET", "right/ADJ", "hand/NOUN"]
+        "a/DET",
+        "person/NOUN",
+        "walk/VERB",
+        "forward/ADV",
+        "then/ADV",
+        "wave/VERB",
+        "with/ADP",
+        "the/DET",
+        "right/ADJ",
+        "hand/NOUN",
+    ]
     assert pos_tags("someone takes a bow and turns left 2x, 90 degrees")[1:] == [
-        "take/VERB", "a/DET", "bow/NOUN", "and/CCONJ", "turn/VERB", "left/ADV",
-        "degree/NOUN"]  # non-alphabetic tokens ("2x", "90") are dropped
+        "take/VERB",
+        "a/DET",
+        "bow/NOUN",
+        "and/CCONJ",
+        "turn/VERB",
+        "left/ADV",
+        "degree/NOUN",
+    ]  # non-alphabetic tokens ("2x", "90") are dropped
     line = caption_line("a man claps his hands twice.")  # possessives: DET, as in HumanML3D
-    assert line == "a man claps his hands twice.#a/DET man/NOUN clap/VERB his/DET hand/NOUN " \
-                   "twice/ADV#0.0#0.0"
+    assert (
+        line == "a man claps his hands twice.#a/DET man/NOUN clap/VERB his/DET hand/NOUN "
+        "twice/ADV#0.0#0.0"
+    )
 
 
 def test_every_generated_word_is_in_the_lexicon():
@@ -269,8 +290,9 @@ def test_corpus_layout_and_shapes(corpus):
         assert feats.dtype == np.float32 and joints.dtype == np.float32
         assert feats.shape[1] == 263 and 40 <= len(feats) <= 196
         assert joints.shape == (len(feats), 22, 3)
-        np.testing.assert_allclose(joints, recover_from_ric(torch.from_numpy(feats)).numpy(),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            joints, recover_from_ric(torch.from_numpy(feats)).numpy(), atol=1e-6
+        )
         lines = (corpus / "texts" / f"{i}.txt").read_text().splitlines()
         assert len(lines) == 3
         for line in lines:
@@ -324,8 +346,9 @@ def test_corpus_is_byte_identical_by_seed(corpus, tmp_path):
         assert (corpus / f).read_bytes() == (again / f).read_bytes(), f
     other = tmp_path / "other"
     synthesize_corpus(other, motions=16, seed=12, progress=False)
-    assert (other / "texts" / "000000.txt").read_bytes() != (corpus / "texts" /
-                                                             "000000.txt").read_bytes()
+    assert (other / "texts" / "000000.txt").read_bytes() != (
+        corpus / "texts" / "000000.txt"
+    ).read_bytes()
 
 
 def test_worker_processes_give_the_same_files(tmp_path):

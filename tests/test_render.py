@@ -34,15 +34,16 @@ def frames(path: Path) -> np.ndarray:
 
 
 def colour_mask(img: np.ndarray, colour: str, tol: int = 40) -> np.ndarray:
-    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
     return np.abs(img.astype(int) - rgb).max(-1) < tol
 
 
 @pytest.fixture(scope="module")
 def walking_gif(tmp_path_factory) -> tuple[Path, np.ndarray]:
     joints = walk(60)
-    out = render_motion(joints, tmp_path_factory.mktemp("gif") / "walk.gif",
-                        title="a person walks forward.")
+    out = render_motion(
+        joints, tmp_path_factory.mktemp("gif") / "walk.gif", title="a person walks forward."
+    )
     return out, joints
 
 

@@ -29,9 +29,12 @@ def write_folder(folder: Path, n: int = 10, dim: int = 263, seed: int = 0) -> li
     ids = [f"{i:06d}" for i in range(n)]
     for i in ids:
         t = int(rng.integers(40, 80))
-        np.save(folder / "new_joint_vecs" / f"{i}.npy", rng.normal(size=(t, dim)).astype(np.float32))
-        np.save(folder / "new_joints" / f"{i}.npy",
-                rng.normal(size=(t, joints, 3)).astype(np.float32))
+        np.save(
+            folder / "new_joint_vecs" / f"{i}.npy", rng.normal(size=(t, dim)).astype(np.float32)
+        )
+        np.save(
+            folder / "new_joints" / f"{i}.npy", rng.normal(size=(t, joints, 3)).astype(np.float32)
+        )
         (folder / "texts" / f"{i}.txt").write_text(CAPTIONS)
     (folder / "train.txt").write_text("\n".join(ids[:-4]) + "\n")
     (folder / "val.txt").write_text("\n".join(ids[-4:-2]) + "\n")
@@ -60,7 +63,10 @@ def test_valid_folder_passes(folder: Path) -> None:
     assert report.stats["feature_dim"] == 263
     assert report.stats["n_captions"] == 20
     assert (report.stats["split_train"], report.stats["split_val"], report.stats["split_test"]) == (
-        6, 2, 2)
+        6,
+        2,
+        2,
+    )
     assert 40 <= report.stats["frames_min"] <= report.stats["frames_max"] < 80
     assert "all checks passed" in report.format()
 
@@ -126,8 +132,7 @@ def test_blank_line_between_captions_and_empty_file_fail_captions(folder: Path) 
     (folder / "texts" / "000007.txt").write_text("")
     report = validate_motion_folder(folder)
     assert set(report.failed_checks()) == {"captions"}, report.format()
-    assert {p for f in report.failures for p in f.files} == {
-        "texts/000006.txt", "texts/000007.txt"}
+    assert {p for f in report.failures for p in f.files} == {"texts/000006.txt", "texts/000007.txt"}
 
 
 def test_id_in_train_and_test_fails_splits(folder: Path) -> None:
