@@ -17,13 +17,11 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from motion_r1_core.skeleton import HUMANML3D, KIT, Skeleton
+from motion_r1_core.skeleton import HUMANML3D, Skeleton, skeleton_for_dim, skeleton_for_joints
 
 LEFT_COLOUR, RIGHT_COLOUR, CENTRE_COLOUR = "#d62728", "#1f77b4", "#404040"
 HALF_VIEW = 1.0  # metres shown on each side of the root (and 2x this in height)
 GRID_STEP = 0.5  # metres between grid lines
-_SKELETON_BY_WIDTH = {HUMANML3D.feature_dim: HUMANML3D, KIT.feature_dim: KIT}
-_SKELETON_BY_JOINTS = {HUMANML3D.n_joints: HUMANML3D, KIT.n_joints: KIT}
 
 
 def _as_joints(joints: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -197,13 +195,14 @@ def render_side_by_side(
 
 def _caption_of(path: Path) -> str | None:
     """First caption of a file in a HumanML3D layout (DIR/new_joint_vecs|new_joints/ID.npy)."""
+    from motion_r1_core.data.humanml3d import read_captions
+
     if path.parent.name not in ("new_joint_vecs", "new_joints"):
         return None
-    text = path.parent.parent / "texts" / f"{path.stem}.txt"
-    if not text.is_file():
+    try:
+        return read_captions(path.parent.parent / "texts" / f"{path.stem}.txt")[0].text
+    except (FileNotFoundError, ValueError):  # no or unreadable captions: title with the name
         return None
-    lines = [ln for ln in text.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    return lines[0].split("#")[0].strip() if lines else None
 
 
 def render_file(
@@ -218,25 +217,21 @@ def render_file(
 
     path = Path(path)
     arr = np.load(path, allow_pickle=False)
-    if arr.ndim == 2:
-        sk = skeleton or _SKELETON_BY_WIDTH.get(arr.shape[1])
-        if sk is None or arr.shape[1] != sk.feature_dim:
+    try:
+        if arr.ndim == 2:
+            sk = skeleton or skeleton_for_dim(arr.shape[1])
+            joints = recover_from_ric(torch.from_numpy(arr.astype(np.float32)), sk).numpy()
+        elif arr.ndim == 3 and arr.shape[2] == 3:
+            sk = skeleton or skeleton_for_joints(arr.shape[1])
+            if arr.shape[1] != sk.n_joints:
+                raise ValueError(f"joints of shape {arr.shape} for skeleton {sk.name}")
+            joints = arr
+        else:
             raise ValueError(
-                f"{path}: features of width {arr.shape[1]}; expected 263 "
-                "(HumanML3D) or 251 (KIT-ML)"
+                f"array of shape {arr.shape} is neither features (T, D) nor joints (T, J, 3)"
             )
-        joints = recover_from_ric(torch.from_numpy(arr.astype(np.float32)), sk).numpy()
-    elif arr.ndim == 3 and arr.shape[2] == 3:
-        sk = skeleton or _SKELETON_BY_JOINTS.get(arr.shape[1])
-        if sk is None or arr.shape[1] != sk.n_joints:
-            raise ValueError(
-                f"{path}: joints of shape {arr.shape}; expected (T, 22, 3) or (T, 21, 3)"
-            )
-        joints = arr
-    else:
-        raise ValueError(
-            f"{path}: array of shape {arr.shape} is neither features (T, D) nor joints (T, J, 3)"
-        )
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     if len(joints) == 0:
         raise ValueError(f"{path}: no frames")
     title = caption if caption is not None else (_caption_of(path) or path.name)

@@ -281,3 +281,19 @@ def get_skeleton(name: str) -> Skeleton:
         raise ValueError(
             f"unknown skeleton {name!r}; expected one of {sorted(SKELETONS)}"
         ) from None
+
+
+def skeleton_for_dim(dim: int) -> Skeleton:
+    """The skeleton whose features have width `dim` (263 -> HumanML3D, 251 -> KIT-ML)."""
+    for sk in SKELETONS.values():
+        if sk.feature_dim == dim:
+            return sk
+    raise ValueError(f"feature width {dim} is neither 263 (HumanML3D) nor 251 (KIT-ML)")
+
+
+def skeleton_for_joints(n_joints: int) -> Skeleton:
+    """The skeleton with `n_joints` joints (22 -> HumanML3D, 21 -> KIT-ML)."""
+    for sk in SKELETONS.values():
+        if sk.n_joints == n_joints:
+            return sk
+    raise ValueError(f"{n_joints} joints is neither 22 (HumanML3D) nor 21 (KIT-ML)")

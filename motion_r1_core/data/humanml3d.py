@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motion_r1_core.skeleton import HUMANML3D, KIT, Skeleton
+from motion_r1_core.skeleton import skeleton_for_dim
 
 SPLITS = ("train", "val", "test")
 MAX_LEN_EXCLUSIVE = 200  # the reference drops motions of 200 frames or more
@@ -72,14 +72,6 @@ class MotionRecord:
     def n_frames(self) -> int:
         """Number of feature rows T."""
         return int(self.features.shape[0])
-
-
-def skeleton_for_dim(dim: int) -> Skeleton:
-    """The skeleton whose features have width `dim` (263 -> HumanML3D, 251 -> KIT-ML)."""
-    for sk in (HUMANML3D, KIT):
-        if sk.feature_dim == dim:
-            return sk
-    raise ValueError(f"feature width {dim} is neither 263 (HumanML3D) nor 251 (KIT-ML)")
 
 
 def missing_layout_parts(folder: Path, need_joints: bool = True) -> list[str]:

@@ -413,8 +413,8 @@ def generate_motion(rng: np.random.Generator, max_primitives: int = 4) -> Proced
     while len(names) > 1 and sum(p["_frames"][0] for p in params) > MAX_FRAMES:
         names, params = names[:-1], params[:-1]
     frames = fit_frames([p["_frames"] for p in params])
-    # A random start heading: the features align frame 0 to +z anyway, and exact symmetries
-    # (facing exactly -z after a half turn) would hit the 180-degree edge case of the IK.
+    # A random start heading: the features align frame 0 to +z anyway, and the raw joints
+    # should not all share one heading.
     yaw = float(rng.uniform(-np.pi, np.pi))
     joints, derived = build_motion(list(zip(names, params, frames, strict=True)), yaw)
     captions = make_captions(names, params, rng)
