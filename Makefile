@@ -22,8 +22,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster job execute -m pipelines.definitions -j raw_data_job --tags '{"dagster/partition": "$(DATASET)"}'
-	@echo "raw motions: data/raw/$(DATASET)  metrics: artifacts/$(DATASET)/raw_motions/metrics.json"
+	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job --tags '{"dagster/partition": "$(DATASET)"}'
+	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)

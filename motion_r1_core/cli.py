@@ -36,7 +36,7 @@ def stage(
     """Run one pipeline stage, tracked as an MLflow run (the command DVC stages call)."""
     from motion_r1_core.config import load_config
     from motion_r1_core.stages import get_stage
-    from motion_r1_core.tracking import mlflow_run
+    from motion_r1_core.tracking import mlflow_run, run_tags
 
     cfg = load_config(profile=profile, overrides=set_ or [])
     dataset = dataset or cfg.dataset
@@ -45,7 +45,7 @@ def stage(
         cfg.tracking_uri(),
         cfg.tracking.experiment,
         run_name=f"{name}/{dataset}",
-        tags={"stage": name, "dataset": dataset},
+        tags=run_tags(name, dataset, cfg.profile),
     ) as tracker:
         result = fn(cfg, dataset, tracker)
     console.print(

@@ -236,3 +236,35 @@ def render_file(
         raise ValueError(f"{path}: no frames")
     title = caption if caption is not None else (_caption_of(path) or path.name)
     return render_motion(joints, out, title=title, fps=sk.fps, skeleton=sk)
+
+
+def plot_curves(
+    history: list[dict[str, float]],
+    keys: list[str],
+    out: Path,
+    title: str | None = None,
+    log_scale: tuple[str, ...] = ("loss", "recon", "joints", "commit"),
+) -> Path:
+    """A PNG with one panel per metric in `keys` against `step` (rows of `history`).
+
+    Metrics missing from every row are left out; those named in `log_scale` use a log y axis.
+    """
+    keys = [k for k in keys if any(k in row for row in history)]
+    if not keys:
+        raise ValueError("none of the requested metrics occurs in the history")
+    fig = Figure(figsize=(3.2 * len(keys), 2.8), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
+        rows = [r for r in history if key in r]
+        ax.plot([r["step"] for r in rows], [r[key] for r in rows], color=RIGHT_COLOUR)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if key in log_scale and all(r[key] > 0 for r in rows):
+            ax.set_yscale("log")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out

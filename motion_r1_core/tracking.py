@@ -33,6 +33,16 @@ def public_params(params: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in flatten(params).items() if not _SECRET.search(k)}
 
 
+def run_tags(
+    stage: str, dataset: str, profile: str, dagster_run_id: str | None = None
+) -> dict[str, str]:
+    """The tags of a stage's MLflow run, the same from the CLI, Dagster and a Pipes process."""
+    tags = {"stage": stage, "dataset": dataset, "profile": profile}
+    if dagster_run_id:
+        tags |= {"dagster.run_id": dagster_run_id, "dagster.partition": dataset}
+    return tags
+
+
 class Tracker(Protocol):
     """What a stage may log: params once, metrics by step, files as artifacts, tags."""
 

@@ -1,13 +1,23 @@
-"""Shared fixtures: a throw-away project root so tests never write into the repository's data/."""
+"""Shared fixtures: throw-away project roots, so tests never write into the repository's data/."""
 
 from __future__ import annotations
 
 import shutil
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def new_project(root: Path) -> Path:
+    """Create a project root at `root` holding copies of params.yaml and configs/."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "params.yaml", root / "params.yaml")
+    shutil.copytree(REPO / "configs", root / "configs")
+    return root
 
 
 @pytest.fixture()
@@ -16,11 +26,36 @@ def project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     MLflow goes to a sqlite store inside it.
     """
-    root = tmp_path / "project"
-    root.mkdir()
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    shutil.copytree(REPO / "configs", root / "configs")
+    root = new_project(tmp_path / "project")
     monkeypatch.setenv("MOTION_R1_ROOT", str(root))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow' / 'mlruns.db'}")
     monkeypatch.delenv("MOTION_R1_PROFILE", raising=False)
     return root
+
+
+@dataclass(frozen=True)
+class SmokeTokenizer:
+    """A smoke-profile project with its procedural corpus and a trained tokenizer."""
+
+    root: Path
+    cfg: object  # motion_r1_core.config.Config
+    result: object  # motion_r1_core.stages.motion_vqvae.VQVAEResult
+    tracker: object  # NullTracker of the training run
+    seconds: float  # wall time of the motion_vqvae stage
+
+
+@pytest.fixture(scope="session")
+def smoke_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> SmokeTokenizer:
+    """Build the smoke corpus and train the smoke tokenizer once per test session."""
+    from motion_r1_core.config import load_config
+    from motion_r1_core.stages.motion_vqvae import run_motion_vqvae
+    from motion_r1_core.stages.raw_motions import run_raw_motions
+    from motion_r1_core.tracking import NullTracker
+
+    root = new_project(tmp_path_factory.mktemp("smoke") / "project")
+    cfg = load_config("smoke", root=root)
+    run_raw_motions(cfg, "procedural", NullTracker(), progress=False)
+    tracker = NullTracker()
+    t0 = time.perf_counter()
+    result = run_motion_vqvae(cfg, "procedural", tracker, progress=False)
+    return SmokeTokenizer(root, cfg, result, tracker, time.perf_counter() - t0)

@@ -13,7 +13,7 @@ def test_profiles_overlay_params(project_root: Path):
     cpu = load_config()
     assert cpu.profile == "cpu" and cpu.data.procedural.motions == 3000
     smoke = load_config(profile="smoke")
-    assert smoke.data.procedural.motions == 200
+    assert smoke.data.procedural.motions == 800
     assert smoke.data.procedural.seed == cpu.data.procedural.seed  # untouched keys stay
     paper = load_config(profile="paper")
     assert paper.dataset == "humanml3d"
@@ -24,7 +24,7 @@ def test_precedence(project_root: Path, monkeypatch: pytest.MonkeyPatch):
         profile="smoke", overrides=["data.procedural.motions=77", "data.min_frames=30"]
     )
     assert cfg.data.procedural.motions == 77 and cfg.data.min_frames == 30
-    assert load_config(overrides=["profile=smoke"]).data.procedural.motions == 200
+    assert load_config(overrides=["profile=smoke"]).data.procedural.motions == 800
     monkeypatch.setenv("MOTION_R1_PROFILE", "smoke")
     assert load_config().profile == "smoke"
     assert load_config(profile="cpu").profile == "cpu"  # an explicit argument wins

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import pytest
+from conftest import new_project
 from mlflow.tracking import MlflowClient
 
 from motion_r1_core.data.validation import validate_motion_folder
@@ -21,14 +21,6 @@ from pipelines.defs.resources import MlflowResource, PipelineConfigResource
 REPO = Path(__file__).resolve().parents[1]
 MOTIONS = 60
 RAW_KEY = dg.AssetKey("raw_motions")
-
-
-def _project(root: Path) -> Path:
-    """A throw-away project root (params.yaml + configs/), so nothing lands in the repo's data/."""
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "params.yaml", root / "params.yaml")
-    shutil.copytree(REPO / "configs", root / "configs")
-    return root
 
 
 def _resources(root: Path, tracking_uri: str) -> dict[str, Any]:
@@ -48,7 +40,7 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Materialise `raw_motions` for `procedural` once, with its checks, on a real instance."""
     tmp = tmp_path_factory.mktemp("pipelines")
-    root = _project(tmp / "project")
+    root = new_project(tmp / "project")
     uri = f"sqlite:///{tmp / 'mlflow' / 'mlruns.db'}"
     resources = _resources(root, uri)
     with dg.instance_for_test() as instance:
@@ -70,9 +62,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 def test_definitions_load_every_asset_check_job_and_resource() -> None:
     d = defs()
     graph = d.resolve_asset_graph()
-    assert graph.get_all_asset_keys() == {RAW_KEY}
-    assert graph.asset_check_keys == {dg.AssetCheckKey(RAW_KEY, name) for name in CHECK_CONCERNS}
-    assert set(d.resources) == {"pipeline_config", "mlflow"}
+    vq, tokens = dg.AssetKey("motion_vqvae"), dg.AssetKey("motion_tokens")
+    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens}
+    assert graph.get(vq).parent_keys == {RAW_KEY} and graph.get(tokens).parent_keys == {vq}
+    assert {k for k in graph.asset_check_keys if k.asset_key == RAW_KEY} == {
+        dg.AssetCheckKey(RAW_KEY, name) for name in CHECK_CONCERNS
+    }
+    assert set(d.resources) == {"pipeline_config", "mlflow", "stage_launcher"}
+    assert {j.name for j in d.resolve_all_job_defs()} >= {
+        "raw_data_job",
+        "tokenizer_job",
+        "pipeline_job",
+    }
     node = graph.get(RAW_KEY)
     assert node.group_name == "data" and node.partitions_def == dataset_partitions
     assert dataset_partitions.get_partition_keys() == ["procedural", "humanml3d", "kit"]
@@ -84,12 +85,12 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
 
 
 def test_config_resource_applies_profile_overrides_and_root(tmp_path: Path) -> None:
-    root = _project(tmp_path / "p")
+    root = new_project(tmp_path / "p")
     cfg = PipelineConfigResource(
         profile="smoke", overrides=["data.procedural.seed=7"], root=str(root)
     ).load()
     assert (cfg.profile, cfg.data.procedural.seed, cfg.root) == ("smoke", 7, root.resolve())
-    assert cfg.data.procedural.max_primitives == 3  # from configs/smoke.yaml
+    assert cfg.data.procedural.max_primitives == 2  # from configs/smoke.yaml
     with pytest.raises(ValueError, match="unknown profile"):
         PipelineConfigResource(profile="nope", root=str(root)).load()
 

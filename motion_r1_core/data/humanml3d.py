@@ -229,11 +229,33 @@ def load_split(
     records: list[MotionRecord] = []
     it: Iterable[str] = ids
     if progress:
+        from rich.console import Console
         from rich.progress import track
 
-        it = track(ids, description=f"reading {split}")
+        it = track(ids, description=f"reading {split}", console=Console(stderr=True))
     for motion_id in it:
         feats = load_features(folder / "new_joint_vecs" / f"{motion_id}.npy", mean.shape[0])
         caps = read_captions(folder / "texts" / f"{motion_id}.txt")
         records.extend(iter_samples(motion_id, feats, caps, skeleton.fps, min_frames))
     return records
+
+
+def load_motions(
+    folder: Path, split: str, progress: bool = False
+) -> tuple[list[str], list[np.ndarray]]:
+    """IDs and whole feature arrays (T, D) of every motion file listed in `split`.
+
+    Unlike `load_split`, no length filter and no caption sub-clips: this is what the tokenizer
+    trains on and encodes (each motion file once). Errors name the missing or corrupt file.
+    """
+    folder = Path(folder)
+    check_layout(folder)
+    dim = load_mean_std(folder)[0].shape[0]
+    ids = read_split(folder, split)
+    it: Iterable[str] = ids
+    if progress:
+        from rich.console import Console
+        from rich.progress import track
+
+        it = track(ids, description=f"reading {split}", console=Console(stderr=True))
+    return ids, [load_features(folder / "new_joint_vecs" / f"{i}.npy", dim) for i in it]

@@ -37,6 +37,7 @@ from motion_r1_core.data.humanml3d import (
     parse_caption_line,
     read_ids,
 )
+from motion_r1_core.expectations import run_suite
 from motion_r1_core.skeleton import SKELETONS
 
 VEC, JOINTS, TEXTS = "new_joint_vecs", "new_joints", "texts"
@@ -277,30 +278,9 @@ def _rules(dim: int, min_frames: int, max_frames: int, mostly: float) -> list[_R
 
 
 def _run_suite(df: pd.DataFrame, rules: list[_Rule]) -> list[tuple[_Rule, Any]]:
-    """Run the rules as one suite over `df` in an ephemeral GE context; (rule, result) pairs."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import (
-        DataContextConfig,
-        InMemoryStoreBackendDefaults,
-        ProgressBarsConfig,
-    )
-
-    ctx = gx.get_context(mode="ephemeral", project_config=DataContextConfig(
-        analytics_enabled=False,
-        progress_bars=ProgressBarsConfig(globally=False),
-        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-    ))
-    batch = (ctx.data_sources.add_pandas("motion_folder").add_dataframe_asset("motions")
-             .add_batch_definition_whole_dataframe("all"))
-    suite = ctx.suites.add(gx.ExpectationSuite(name="motion_folder"))
-    for n, rule in enumerate(rules):
-        rule.expectation.meta = {"rule": n}  # maps each result back to its rule
-        suite.add_expectation(rule.expectation)
-    run = ctx.validation_definitions.add(
-        gx.ValidationDefinition(name="motion_folder", data=batch, suite=suite))
-    result = run.run(batch_parameters={"dataframe": df}, result_format={
-        "result_format": "COMPLETE", "unexpected_index_column_names": ["id"]})
-    return [(rules[int(r.expectation_config.meta["rule"])], r) for r in result.results]
+    """Run the rules as one suite over `df`; (rule, result) pairs."""
+    results = run_suite(df, [r.expectation for r in rules], name="motion_folder")
+    return list(zip(rules, results, strict=True))
 
 
 def _failure(rule: _Rule, result: Any, table: pd.DataFrame) -> CheckFailure:

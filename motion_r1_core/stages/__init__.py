@@ -14,6 +14,8 @@ from typing import Any
 # stage name -> "module:function"
 STAGES: dict[str, str] = {
     "raw_motions": "motion_r1_core.stages.raw_motions:run_raw_motions",
+    "motion_vqvae": "motion_r1_core.stages.motion_vqvae:run_motion_vqvae",
+    "motion_tokens": "motion_r1_core.stages.motion_tokens:run_motion_tokens",
 }
 
 

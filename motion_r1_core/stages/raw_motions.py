@@ -66,14 +66,19 @@ def _replace_dir(src_tmp: Path, dst: Path) -> None:
     src_tmp.rename(dst)
 
 
-def _build_procedural(cfg: Config, out: Path) -> None:
+def _build_procedural(cfg: Config, out: Path, progress: bool = True) -> None:
     from motion_r1_core.data.procedural import synthesize_corpus
 
     p = cfg.data.procedural
     tmp = out.with_name(out.name + ".tmp")
     _remove(tmp)
     synthesize_corpus(
-        tmp, motions=p.motions, seed=p.seed, max_primitives=p.max_primitives, split=tuple(p.split)
+        tmp,
+        motions=p.motions,
+        seed=p.seed,
+        max_primitives=p.max_primitives,
+        split=tuple(p.split),
+        progress=progress,
     )
     _replace_dir(tmp, out)
 
@@ -100,7 +105,9 @@ def _bring_external(cfg: Config, dataset: str, out: Path) -> None:
         _replace_dir(tmp, out)
 
 
-def run_raw_motions(cfg: Config, dataset: str, tracker: Tracker) -> RawMotionsResult:
+def run_raw_motions(
+    cfg: Config, dataset: str, tracker: Tracker, progress: bool = True
+) -> RawMotionsResult:
     """Build or bring in data/raw/<dataset>, validate it, write and log its metrics.
 
     Raises ValidationFailed (with the readable report) if the folder fails its checks.
@@ -113,7 +120,7 @@ def run_raw_motions(cfg: Config, dataset: str, tracker: Tracker) -> RawMotionsRe
     )
 
     if dataset == "procedural":
-        _build_procedural(cfg, out)
+        _build_procedural(cfg, out, progress)
     else:
         _bring_external(cfg, dataset, out)
 

@@ -7,3 +7,15 @@ raw_data_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("data"),
     description="Build and validate the raw motion folder of one dataset partition.",
 )
+
+tokenizer_job = dg.define_asset_job(
+    "tokenizer_job",
+    selection=dg.AssetSelection.groups("tokenizer"),
+    description="Train the motion tokenizer of one dataset partition and write its token dataset.",
+)
+
+pipeline_job = dg.define_asset_job(
+    "pipeline_job",
+    selection=dg.AssetSelection.all(),
+    description="Every asset of one dataset partition, in dependency order, with its checks.",
+)

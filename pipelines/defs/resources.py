@@ -65,11 +65,8 @@ class MlflowResource(dg.ConfigurableResource):
         dataset unless `tags` says otherwise), plus `tags`.
         """
         all_tags = {
-            "stage": stage,
-            "dataset": dataset,
-            "profile": cfg.profile,
+            **tracking.run_tags(stage, dataset, cfg.profile, self._dagster_run_id),
             "dagster.partition": dataset,
-            **({"dagster.run_id": self._dagster_run_id} if self._dagster_run_id else {}),
             **(tags or {}),
         }
         with tracking.mlflow_run(
@@ -79,6 +76,51 @@ class MlflowResource(dg.ConfigurableResource):
             tags=all_tags,
         ) as tracker:
             yield tracker
+
+
+class StageLauncherResource(dg.ConfigurableResource):
+    """Runs a GPU stage in its own process through Dagster Pipes (`pipelines.pipes_stage`).
+
+    The child gets the resolved profile, overrides, root and MLflow store as Pipes extras, logs
+    to the same MLflow store, and streams its logs and materialization back. For a cluster,
+    bind a resource with the same `run` around dagster-k8s's `PipesK8sClient` instead.
+    """
+
+    python: str | None = Field(
+        default=None, description="Interpreter of the stage process; None: this one."
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment of the stage process (e.g. CUDA_VISIBLE_DEVICES).",
+    )
+
+    def run(
+        self,
+        context: dg.AssetExecutionContext,
+        stage: str,
+        pipeline_config: PipelineConfigResource,
+        mlflow: MlflowResource,
+    ) -> dg.MaterializeResult:
+        """Run `stage` for the context's partition in a Pipes subprocess; its materialization."""
+        import sys
+
+        cfg = pipeline_config.load()
+        extras = {
+            "stage": stage,
+            "dataset": context.partition_key,
+            "profile": cfg.profile,
+            "overrides": list(pipeline_config.overrides),
+            "root": str(cfg.root),
+            "tracking_uri": mlflow.tracking_uri or cfg.tracking_uri(),
+            "experiment": mlflow.experiment or cfg.tracking.experiment,
+        }
+        client = dg.PipesSubprocessClient(env={**os.environ, **self.env}, cwd=str(cfg.root))
+        invocation = client.run(
+            command=[self.python or sys.executable, "-m", "pipelines.pipes_stage"],
+            context=context,
+            extras=extras,
+        )
+        return invocation.get_materialize_result()
 
 
 def _from_env(name: str) -> dg.EnvVar | None:
@@ -95,5 +137,6 @@ def resources() -> dg.Definitions:
                 profile=_from_env("MOTION_R1_PROFILE"), root=_from_env("MOTION_R1_ROOT")
             ),
             "mlflow": MlflowResource(tracking_uri=_from_env("MLFLOW_TRACKING_URI")),
+            "stage_launcher": StageLauncherResource(),
         }
     )

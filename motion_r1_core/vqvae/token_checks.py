@@ -1,0 +1,139 @@
+"""Great Expectations checks of a token dataset (tokens.parquet).
+
+The parquet holds one row per motion: id, source_id, split, mirrored, n_frames, tokens. Checks
+(one concern each, failures name the offending row ids):
+
+    ids_in_range   every token id lies in [0, codebook_size)
+    lengths        len(tokens) == n_frames // frames_per_token, and at least one token
+    unique_ids     no id twice
+    splits         split is train, val or test
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from motion_r1_core.data.humanml3d import SPLITS
+from motion_r1_core.data.validation import CheckFailure
+from motion_r1_core.expectations import run_suite
+
+COLUMNS = ("id", "source_id", "split", "mirrored", "n_frames", "tokens")
+TOKEN_CHECKS = ("ids_in_range", "lengths", "unique_ids", "splits")
+
+
+@dataclass(frozen=True)
+class TokenReport:
+    """Outcome of `validate_tokens`: failures (CheckFailure.files holds row ids) and stats."""
+
+    path: Path
+    n_rows: int
+    failures: tuple[CheckFailure, ...] = ()
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check held."""
+        return not self.failures
+
+    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
+        """The failures whose check is one of `checks`."""
+        return tuple(f for f in self.failures if f.check in checks)
+
+    def format(self, max_ids: int = 10) -> str:
+        """A readable report: header, then `[check] detail` and up to `max_ids` row ids."""
+        head = f"{self.path}: {self.n_rows} rows"
+        if self.ok:
+            return f"{head}: all token checks passed"
+        lines = [f"{head}: {len(self.failures)} failed check(s)"]
+        for f in self.failures:
+            lines.append(f"[{f.check}] {f.detail}")
+            lines += [f"    {i}" for i in f.files[:max_ids]]
+            if len(f.files) > max_ids:
+                lines.append(f"    ... and {len(f.files) - max_ids} more")
+        return "\n".join(lines)
+
+
+def read_tokens(path: Path) -> pd.DataFrame:
+    """Read tokens.parquet; a missing file or column raises an error naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: token dataset missing (run the motion_tokens stage)")
+    df = pd.read_parquet(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: columns {missing} missing (has {list(df.columns)})")
+    return df
+
+
+def _table(df: pd.DataFrame, frames_per_token: int) -> pd.DataFrame:
+    """One row per motion with the numbers the expectations look at."""
+    lengths = df["tokens"].map(len).astype(int)
+    lo = df["tokens"].map(lambda t: int(np.min(t)) if len(t) else 0)
+    hi = df["tokens"].map(lambda t: int(np.max(t)) if len(t) else 0)
+    return pd.DataFrame(
+        {
+            "id": df["id"].astype(str),
+            "split": df["split"].astype(str),
+            "n_tokens": lengths,
+            "expected_tokens": (df["n_frames"].astype(int) // frames_per_token).clip(lower=1),
+            "min_token": lo,
+            "max_token": hi,
+        }
+    )
+
+
+def validate_tokens(
+    path: Path, codebook_size: int, frames_per_token: int, df: pd.DataFrame | None = None
+) -> TokenReport:
+    """Run the token checks on tokens.parquet (or on `df`, read from there)."""
+    import great_expectations as gx
+
+    df = read_tokens(path) if df is None else df
+    table = _table(df, frames_per_token)
+    E = gx.expectations
+    rules = [
+        (
+            "ids_in_range",
+            "motions with a token id below 0",
+            E.ExpectColumnValuesToBeBetween(column="min_token", min_value=0),
+        ),
+        (
+            "ids_in_range",
+            f"motions with a token id above {codebook_size - 1}",
+            E.ExpectColumnValuesToBeBetween(column="max_token", max_value=codebook_size - 1),
+        ),
+        (
+            "lengths",
+            f"motions whose token count is not n_frames // {frames_per_token}",
+            E.ExpectColumnPairValuesToBeEqual(column_A="n_tokens", column_B="expected_tokens"),
+        ),
+        ("unique_ids", "ids listed more than once", E.ExpectColumnValuesToBeUnique(column="id")),
+        (
+            "splits",
+            f"rows with a split not in {list(SPLITS)}",
+            E.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
+        ),
+    ]
+    results = run_suite(table, [r[2] for r in rules], name="motion_tokens")
+    failures = []
+    for (check, what, _), res in zip(rules, results, strict=True):
+        if res.success:
+            continue
+        ids = [row["id"] for row in res.result.get("unexpected_index_list") or []]
+        detail = f"{len(ids)} {what}"
+        if (values := res.result.get("unexpected_list")) and check != "unique_ids":
+            shown = sorted({str(v) for v in values})[:5]
+            detail += f" (found {', '.join(shown)})"
+        failures.append(CheckFailure(check, detail, tuple(dict.fromkeys(ids))))
+    stats = {
+        "n_rows": len(table),
+        "n_tokens": int(table["n_tokens"].sum()),
+        "tokens_mean": float(table["n_tokens"].mean()) if len(table) else 0.0,
+        **{f"n_{s}": int((table["split"] == s).sum()) for s in SPLITS},
+    }
+    return TokenReport(Path(path), len(table), tuple(failures), stats)

@@ -1,0 +1,1 @@
+"""The `tokenizer` group: the VQ-VAE motion tokenizer and the token dataset it writes."""

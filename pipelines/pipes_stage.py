@@ -1,0 +1,54 @@
+"""Run one pipeline stage as a Dagster Pipes process (on this machine or a GPU node).
+
+    python -m pipelines.pipes_stage        # launched by StageLauncherResource, never by hand
+
+The asset passes the stage, the dataset and the configuration (profile, overrides, root, MLflow
+store) as Pipes extras. This process imports only `dagster_pipes` and the core: it opens the
+stage's MLflow run (tagged with the Dagster run), calls the stage function, and reports the
+result as the asset's materialization. Outside Dagster, `open_dagster_pipes` does nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from dagster_pipes import open_dagster_pipes
+
+from motion_r1_core.config import load_config
+from motion_r1_core.stages import get_stage
+from motion_r1_core.tracking import mlflow_run, run_tags
+
+
+def _plain(value: Any) -> Any:
+    """A metadata value Pipes can carry: numbers, strings, bools, lists of those."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def main() -> None:
+    """Run the stage named in the Pipes extras and report its materialization."""
+    with open_dagster_pipes() as pipes:
+        ex = pipes.extras
+        root = Path(ex["root"]) if ex.get("root") else None
+        cfg = load_config(ex.get("profile"), ex.get("overrides") or [], root)
+        stage = ex["stage"]
+        dataset = pipes.partition_key or ex.get("dataset") or cfg.dataset
+        tags = run_tags(stage, dataset, cfg.profile, pipes.run_id)
+        with mlflow_run(
+            ex.get("tracking_uri") or cfg.tracking_uri(),
+            ex.get("experiment") or cfg.tracking.experiment,
+            run_name=f"{stage}/{dataset}",
+            tags=tags,
+        ) as tracker:
+            pipes.log.info(f"{stage}/{dataset}: MLflow run {tracker.run_id}, profile {cfg.profile}")
+            result = get_stage(stage)(cfg, dataset, tracker, progress=False)
+        metadata = {k: _plain(v) for k, v in result.as_metadata().items()}
+        pipes.report_asset_materialization(metadata={**metadata, "mlflow_run_id": tracker.run_id})
+
+
+if __name__ == "__main__":
+    main()
