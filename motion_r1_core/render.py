@@ -245,18 +245,26 @@ def plot_curves(
     title: str | None = None,
     log_scale: tuple[str, ...] = ("loss", "recon", "joints", "commit"),
 ) -> Path:
-    """A PNG with one panel per metric in `keys` against `step` (rows of `history`).
+    """A PNG with one panel per metric in `keys` against `step` (rows of `history`), 4 a row.
 
     Metrics missing from every row are left out; those named in `log_scale` use a log y axis.
     """
     keys = [k for k in keys if any(k in row for row in history)]
     if not keys:
         raise ValueError("none of the requested metrics occurs in the history")
-    fig = Figure(figsize=(3.2 * len(keys), 2.8), dpi=100, layout="constrained")
+    cols = min(4, len(keys))
+    nrows = -(-len(keys) // cols)
+    fig = Figure(figsize=(3.2 * cols, 2.6 * nrows), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
-    for ax, key in zip(fig.subplots(1, len(keys), squeeze=False)[0], keys):
+    axes = fig.subplots(nrows, cols, squeeze=False).flatten()
+    for ax in axes[len(keys) :]:
+        ax.set_visible(False)
+    for ax, key in zip(axes, keys, strict=False):
         rows = [r for r in history if key in r]
-        ax.plot([r["step"] for r in rows], [r[key] for r in rows], color=RIGHT_COLOUR)
+        marker = "o" if len(rows) < 20 else None  # sparse series (validation) show their points
+        ax.plot(
+            [r["step"] for r in rows], [r[key] for r in rows], color=RIGHT_COLOUR, marker=marker
+        )
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)

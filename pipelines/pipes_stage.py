@@ -29,6 +29,32 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+class _ProgressTracker:
+    """Forward to `tracker`, and echo each logged metrics row to the Dagster run's log.
+
+    Long stages log every `log_every` steps; this is how their progress reaches the Dagster UI
+    and `dagster job execute` (a Pipes process has no terminal for a progress bar).
+    """
+
+    def __init__(self, tracker: Any, log: Any, stage: str) -> None:
+        self.tracker, self.log, self.stage = tracker, log, stage
+        self.run_id = getattr(tracker, "run_id", None)
+
+    def log_params(self, params: Any) -> None:
+        self.tracker.log_params(params)
+
+    def log_metrics(self, metrics: Any, step: int | None = None) -> None:
+        self.tracker.log_metrics(metrics, step=step)
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in list(metrics.items())[:8])
+        self.log.info(f"{self.stage} step {step}: {shown}" if step is not None else shown)
+
+    def log_artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        self.tracker.log_artifact(path, artifact_path)
+
+    def set_tags(self, tags: Any) -> None:
+        self.tracker.set_tags(tags)
+
+
 def main() -> None:
     """Run the stage named in the Pipes extras and report its materialization."""
     with open_dagster_pipes() as pipes:
@@ -45,7 +71,8 @@ def main() -> None:
             tags=tags,
         ) as tracker:
             pipes.log.info(f"{stage}/{dataset}: MLflow run {tracker.run_id}, profile {cfg.profile}")
-            result = get_stage(stage)(cfg, dataset, tracker, progress=False)
+            echo = _ProgressTracker(tracker, pipes.log, stage)
+            result = get_stage(stage)(cfg, dataset, echo, progress=False)
         metadata = {k: _plain(v) for k, v in result.as_metadata().items()}
         pipes.report_asset_materialization(metadata={**metadata, "mlflow_run_id": tracker.run_id})
 

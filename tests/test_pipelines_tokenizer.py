@@ -41,7 +41,13 @@ def test_tokenizer_assets_run_through_pipes_and_pass_their_checks(tmp_path: Path
             instance=instance,
             resources=resources,
         )
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
     assert result.success
+    # the Pipes process's progress reaches the run's log, one line per logged step
+    progress = [m for m in messages if m.startswith("motion_vqvae step ")]
+    assert [m.split(":")[0] for m in progress][:3] == [
+        f"motion_vqvae step {n}" for n in (10, 20, 30)
+    ]
     mats = {
         e.asset_key.path[-1]: e.materialization for e in result.get_asset_materialization_events()
     }

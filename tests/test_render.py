@@ -16,6 +16,7 @@ from motion_r1_core.features import extract_features
 from motion_r1_core.render import (
     LEFT_COLOUR,
     RIGHT_COLOUR,
+    plot_curves,
     render_file,
     render_motion,
     render_side_by_side,
@@ -121,3 +122,18 @@ def test_render_file_wrong_shape_names_the_file(tmp_path, shape):
     np.save(path, np.zeros(shape, dtype=np.float32))
     with pytest.raises(ValueError, match=r"bad_motion\.npy"):
         render_file(path, tmp_path / "bad.gif")
+
+
+def test_curves_are_a_grid_of_four_per_row_without_missing_metrics(tmp_path: Path) -> None:
+    history = [{"step": float(s), "loss": 1 / (s + 1), "lr": 1e-3} for s in range(0, 500, 50)]
+    history += [{"step": 500.0, "val_mpjpe_mm": 30.0}]
+    keys = ["loss", "recon", "lr", "val_mpjpe_mm", "codes_used", "perplexity"]
+    for k in ("recon", "codes_used", "perplexity"):
+        history[0][k] = 1.0
+    out = plot_curves(history, keys, tmp_path / "c.png", title="t")
+    h, w, _ = iio.imread(out).shape
+    assert (w, h) == (4 * 320, 2 * 260)  # 6 panels: two rows of four at 100 dpi
+    one_row = plot_curves(history, ["loss", "lr", "nope"], tmp_path / "d.png")
+    assert iio.imread(one_row).shape[:2] == (260, 2 * 320)  # the unknown metric is left out
+    with pytest.raises(ValueError, match="none of the requested metrics"):
+        plot_curves(history, ["nope"], tmp_path / "e.png")
