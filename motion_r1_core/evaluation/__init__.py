@@ -1,0 +1,1 @@
+"""Evaluation: the standard text-to-motion metrics (`metrics`) and the protocol that runs them."""
