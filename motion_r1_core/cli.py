@@ -55,6 +55,32 @@ def stage(
     typer.echo(json.dumps(result.as_metadata(), indent=2, default=str))
 
 
+@app.command("evaluate-real")
+def evaluate_real(
+    dataset: str = typer.Option(None, "--dataset", "-d", help="procedural, humanml3d or kit."),
+    evaluator: str = typer.Option(
+        None, "--evaluator", "-e", help="trained or published; default: evaluation.evaluator."
+    ),
+    profile: str = _PROFILE,
+    set_: list[str] = _SET,
+) -> None:
+    """The "Real" row: real test motions against themselves under the metric protocol."""
+    from motion_r1_core.config import load_config
+    from motion_r1_core.data.humanml3d import load_split
+    from motion_r1_core.evaluation.protocol import TABLE_HEADER, evaluate, load_evaluator
+
+    cfg = load_config(profile=profile, overrides=set_ or [])
+    dataset = dataset or cfg.dataset
+    kind = evaluator or cfg.evaluation.evaluator
+    ev = load_evaluator(cfg, dataset, kind)
+    records = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
+    report = evaluate(ev, records, cfg.evaluation, progress=True)
+    path = report.write(cfg.artifacts_dir(dataset, "evaluation") / f"real_{kind}.json")
+    typer.echo(TABLE_HEADER)
+    typer.echo(report.table_row(f"Real ({dataset}, {kind} evaluator)"))
+    console.print(f"wrote {path} ({report.settings['replications']} replications)")
+
+
 @app.command("config")
 def show_config(profile: str = _PROFILE, set_: list[str] = _SET) -> None:
     """Print the resolved configuration (params.yaml + profile + overrides) as YAML."""

@@ -45,16 +45,25 @@ class SmokeTokenizer:
 
 
 @pytest.fixture(scope="session")
-def smoke_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> SmokeTokenizer:
-    """Build the smoke corpus and train the smoke tokenizer once per test session."""
+def smoke_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    """(root, config) of a smoke-profile project with its procedural corpus, once per session."""
     from motion_r1_core.config import load_config
-    from motion_r1_core.stages.motion_vqvae import run_motion_vqvae
     from motion_r1_core.stages.raw_motions import run_raw_motions
     from motion_r1_core.tracking import NullTracker
 
     root = new_project(tmp_path_factory.mktemp("smoke") / "project")
     cfg = load_config("smoke", root=root)
     run_raw_motions(cfg, "procedural", NullTracker(), progress=False)
+    return root, cfg
+
+
+@pytest.fixture(scope="session")
+def smoke_tokenizer(smoke_project: tuple[Path, object]) -> SmokeTokenizer:
+    """Train the smoke tokenizer on the smoke corpus once per test session."""
+    from motion_r1_core.stages.motion_vqvae import run_motion_vqvae
+    from motion_r1_core.tracking import NullTracker
+
+    root, cfg = smoke_project
     tracker = NullTracker()
     t0 = time.perf_counter()
     result = run_motion_vqvae(cfg, "procedural", tracker, progress=False)

@@ -63,8 +63,15 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     d = defs()
     graph = d.resolve_asset_graph()
     vq, tokens = dg.AssetKey("motion_vqvae"), dg.AssetKey("motion_tokens")
-    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens}
+    enc = dg.AssetKey("text_motion_encoders")
+    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc}
     assert graph.get(vq).parent_keys == {RAW_KEY} and graph.get(tokens).parent_keys == {vq}
+    assert graph.get(enc).parent_keys == {RAW_KEY} and graph.get(enc).group_name == "encoders"
+    assert {k.name for k in graph.asset_check_keys if k.asset_key == enc} == {
+        "encoders_load",
+        "real_retrieval",
+        "encoders_differ",
+    }
     assert {k for k in graph.asset_check_keys if k.asset_key == RAW_KEY} == {
         dg.AssetCheckKey(RAW_KEY, name) for name in CHECK_CONCERNS
     }
@@ -72,6 +79,7 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     assert {j.name for j in d.resolve_all_job_defs()} >= {
         "raw_data_job",
         "tokenizer_job",
+        "encoders_job",
         "pipeline_job",
     }
     node = graph.get(RAW_KEY)

@@ -22,6 +22,7 @@ unk/OTHER; a word of one of five "VIP" lists takes that list's POS class.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
+
+from motion_r1_core.data.humanml3d import Caption
 
 POS_CLASSES = (
     "VERB",
@@ -340,8 +343,17 @@ class GuoEvaluator:
         lengths = torch.tensor([e[2] for e in enc])
         return self.text_encoder(words, pos, lengths).cpu().numpy()
 
+    def embed_captions(self, captions: Sequence[Caption]) -> np.ndarray:
+        """(N, 512) embeddings of captions from their `word/POS` tokens (texts/ID.txt field 2)."""
+        for c in captions:
+            if not c.tokens:
+                raise ValueError(
+                    f"caption {c.text!r} has no word/POS tokens: the published evaluator reads them"
+                )
+        return self.embed_texts([list(c.tokens) for c in captions])
+
     @torch.no_grad()
-    def embed_motions(self, motions: list[np.ndarray]) -> np.ndarray:
+    def embed_motions(self, motions: Sequence[np.ndarray]) -> np.ndarray:
         """(N, 512) embeddings of raw feature arrays (T_i, D), T_i >= 4.
 
         Each motion is normalised with the evaluator's mean/std, cropped to a multiple of 4

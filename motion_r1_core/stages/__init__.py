@@ -16,6 +16,7 @@ STAGES: dict[str, str] = {
     "raw_motions": "motion_r1_core.stages.raw_motions:run_raw_motions",
     "motion_vqvae": "motion_r1_core.stages.motion_vqvae:run_motion_vqvae",
     "motion_tokens": "motion_r1_core.stages.motion_tokens:run_motion_tokens",
+    "text_motion_encoders": "motion_r1_core.stages.text_motion_encoders:run_text_motion_encoders",
 }
 
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from motion_r1_core.checkpoints import (
+    STATE_FILE,
+    array_fingerprint,
+    commit_checkpoint,
+    latest_checkpoint,
+)
 from motion_r1_core.config import VQVAETrainConfig
 from motion_r1_core.tracking import NullTracker, Tracker
 from motion_r1_core.vqvae.model import MotionVQVAE
@@ -98,12 +102,7 @@ class WindowSampler:
 
 def data_fingerprint(motions: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray) -> str:
     """Short hash of what the trainer sees: motion lengths and contents, and the statistics."""
-    h = hashlib.sha256()
-    for arr in (mean, std, *motions):
-        a = np.ascontiguousarray(arr, np.float32)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
+    return array_fingerprint([mean, std, *motions])
 
 
 def run_fingerprint(cfg: VQVAETrainConfig, model: MotionVQVAE, data: str) -> str:
@@ -140,14 +139,6 @@ class TrainSummary:
 
 
 # --------------------------------------------------------------------------------- checkpoints
-def _latest(ckpt_dir: Path) -> Path | None:
-    pointer = ckpt_dir / "latest"
-    if not pointer.is_file():
-        return None
-    folder = ckpt_dir / pointer.read_text().strip()
-    return folder if (folder / "train_state.pt").is_file() else None
-
-
 def _save(
     ckpt_dir: Path,
     step: int,
@@ -160,32 +151,26 @@ def _save(
     std: np.ndarray,
     stats_source: str,
 ) -> None:
-    folder = ckpt_dir / f"step_{step:07d}"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    save_checkpoint(
-        folder / "model.safetensors",
-        model,
-        mean,
-        std,
-        {"step": step, "fingerprint": fingerprint, "stats_source": stats_source},
-    )
-    state = {
-        "step": step,
-        "fingerprint": fingerprint,
-        "optimizer": opt.state_dict(),
-        "sampler_rng": sampler.generator.get_state(),
-        "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "history": [dict(h) for h in history],
-    }
-    torch.save(state, folder / "train_state.pt")
-    tmp = ckpt_dir / "latest.tmp"
-    tmp.write_text(folder.name + "\n")
-    os.replace(tmp, ckpt_dir / "latest")  # the commit point: a crash before it keeps the old one
-    for old in sorted(ckpt_dir.glob("step_*"))[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
+    def write(folder: Path) -> None:
+        save_checkpoint(
+            folder / "model.safetensors",
+            model,
+            mean,
+            std,
+            {"step": step, "fingerprint": fingerprint, "stats_source": stats_source},
+        )
+        state = {
+            "step": step,
+            "fingerprint": fingerprint,
+            "optimizer": opt.state_dict(),
+            "sampler_rng": sampler.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "history": [dict(h) for h in history],
+        }
+        torch.save(state, folder / STATE_FILE)
+
+    commit_checkpoint(ckpt_dir, step, write)
 
 
 def _resume(
@@ -195,10 +180,10 @@ def _resume(
     opt: torch.optim.Optimizer,
     sampler: WindowSampler,
 ) -> tuple[int, list[dict[str, float]]]:
-    folder = _latest(ckpt_dir)
+    folder = latest_checkpoint(ckpt_dir)
     if folder is None:
         return 0, []
-    state = torch.load(folder / "train_state.pt", map_location="cpu", weights_only=True)
+    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
     if state["fingerprint"] != fingerprint:
         log.warning(
             "%s was written for other data or settings (fingerprint %s, now %s): starting afresh",

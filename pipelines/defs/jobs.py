@@ -14,6 +14,13 @@ tokenizer_job = dg.define_asset_job(
     description="Train the motion tokenizer of one dataset partition and write its token dataset.",
 )
 
+encoders_job = dg.define_asset_job(
+    "encoders_job",
+    selection=dg.AssetSelection.groups("encoders"),
+    description="Train the reward and evaluator text-motion encoders of one dataset partition and "
+    "measure the Real row of the metric protocol.",
+)
+
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
     selection=dg.AssetSelection.all(),
