@@ -23,7 +23,7 @@ install: $(STAMP)
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job --tags '{"dagster/partition": "$(DATASET)"}'
-	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/"
+	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)

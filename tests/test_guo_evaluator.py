@@ -158,3 +158,48 @@ def test_bad_files_are_named(tmp_path: Path) -> None:
     np.save(meta / "std.npy", np.ones(263, np.float32))
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         GuoEvaluator.load(ckpt, meta, glove)
+
+
+def test_the_protocol_runs_on_the_published_evaluator_from_configured_paths(
+    tmp_path: Path,
+) -> None:
+    from conftest import new_project
+
+    from motion_r1_core.config import load_config
+    from motion_r1_core.data.humanml3d import Caption, MotionRecord
+    from motion_r1_core.evaluation.protocol import evaluate, load_evaluator
+
+    ckpt, meta, glove = _files(tmp_path)
+    root = new_project(tmp_path / "project")
+    cfg = load_config("smoke", root=root)
+    with pytest.raises(ValueError, match=r"evaluation\.published\.checkpoint"):
+        load_evaluator(cfg, "humanml3d", "published")
+    cfg = load_config(
+        "smoke",
+        [
+            f"evaluation.published.checkpoint={ckpt}",
+            f"evaluation.published.meta={meta}",
+            f"evaluation.published.glove={glove}",
+            "evaluation.replications=2",
+            "evaluation.diversity_times=20",
+        ],
+        root=root,
+    )
+    ev = load_evaluator(cfg, "humanml3d", "published")
+    assert isinstance(ev, GuoEvaluator)
+    rng = np.random.default_rng(2)
+    tokens = ("a/DET", "person/NOUN", "walk/VERB", "forward/ADV")
+    records = [
+        MotionRecord(
+            str(i),
+            str(i),
+            rng.normal(size=(int(rng.integers(40, 200)), 263)).astype(np.float32),
+            (Caption("a person walks forward", tokens[: 2 + i % 3]),),
+        )
+        for i in range(40)
+    ]
+    report = evaluate(ev, records, cfg.evaluation).summary()
+    assert 0 <= report["top1"]["mean"] <= report["top3"]["mean"] <= 1
+    assert report["fid"]["mean"] >= 0 and report["diversity"]["mean"] > 0
+    with pytest.raises(ValueError, match="no word/POS tokens"):
+        ev.embed_captions([Caption("a person walks", ())])
