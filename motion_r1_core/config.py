@@ -279,6 +279,43 @@ class EvaluationConfig(_Section):
     seed: int = Field(0, description="Seed of shuffles, captions, crops and pairs.")
 
 
+class CoTClientConfig(_Section):
+    """An OpenAI-compatible chat endpoint (DeepSeek, vLLM, llama.cpp, transformers serve, ...)."""
+
+    base_url: str | None = Field(
+        None,
+        description="Endpoint root, e.g. https://api.deepseek.com/v1; None: the local SmolLM2 "
+        "server the pipeline starts on 127.0.0.1.",
+    )
+    model: str = Field("smollm2-135m-instruct", description="Model name sent with each request.")
+    api_key_env: str = Field(
+        "MOTION_R1_LLM_API_KEY",
+        description="Name of the environment variable holding the API key (the key itself never "
+        "goes into a file, a log or MLflow).",
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds per request.")
+    max_retries: int = Field(
+        4, ge=0, description="Retries on 429, 5xx, timeouts, lost connections."
+    )
+    backoff: float = Field(
+        1.0, ge=0, description="First retry delay in seconds; doubles each time."
+    )
+    max_backoff: float = Field(30.0, ge=0, description="Longest delay between two retries.")
+    concurrency: int = Field(4, ge=1, description="Requests in flight at once (thread pool).")
+    max_requests: int | None = Field(
+        None, ge=1, description="Budget: HTTP requests per run (None: unlimited)."
+    )
+    max_tokens_total: int | None = Field(
+        None, ge=1, description="Budget: prompt + completion tokens per run (None: unlimited)."
+    )
+
+
+class CoTConfig(_Section):
+    """The decomposed chain-of-thought data engine (stage cot_triplets)."""
+
+    client: CoTClientConfig = CoTClientConfig()
+
+
 class TrackingConfig(_Section):
     experiment: str = Field("motion-r1", description="MLflow experiment name.")
     default_uri: str = Field(
@@ -297,6 +334,7 @@ class Config(_Section):
     tokens: TokensConfig = TokensConfig()
     encoders: EncodersConfig = EncodersConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    cot: CoTConfig = CoTConfig()
     tracking: TrackingConfig = TrackingConfig()
     root: Path = Field(Path("."), description="Project root: data/, artifacts/, mlflow/ live here.")
 

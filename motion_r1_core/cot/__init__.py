@@ -1,0 +1,1 @@
+"""Decomposed chain-of-thought data engine: client, prompts, self-verification, cache."""

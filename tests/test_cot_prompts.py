@@ -1,0 +1,96 @@
+"""Strict parsing of decompositions and verdicts, and the deterministic chain checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from motion_r1_core.cot.checks import ChainLimits, check_chain
+from motion_r1_core.cot.prompts import (
+    EXAMPLES,
+    Chain,
+    ParseError,
+    decompose_messages,
+    judge_messages,
+    parse_chain,
+    parse_verdict,
+)
+
+GOOD = "1. The left leg kicks forward.\n2. The left leg returns to the ground.\nPlan: kick with the left leg."
+
+
+def test_parse_a_good_answer_and_round_trip_it() -> None:
+    chain = parse_chain("<think>let me see</think>\n\n" + GOOD.replace("2.", "2)") + "\n")
+    assert chain.steps == ("The left leg kicks forward.", "The left leg returns to the ground.")
+    assert chain.plan == "kick with the left leg."
+    assert parse_chain(chain.as_text()) == chain
+    assert (
+        parse_chain("**1.** Arms rise.\n2. Arms fall.\n**Plan:** raise arms").steps[0]
+        == "Arms rise."
+    )
+    for _, answer in EXAMPLES:  # the in-context examples obey the format they teach
+        assert parse_chain(answer).plan
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("", "empty answer"),
+        ("Plan: walk", "no numbered steps"),
+        ("1. walk\n2. stop", "no 'Plan:' line"),
+        ("1. walk\n3. stop\nPlan: x", "numbered 3 where 2 was due"),
+        ("Sure! Here it is:\n1. walk\nPlan: x", "not a numbered step"),
+        ("1. walk\nPlan: x\n2. more", "text after the Plan line"),
+    ],
+)
+def test_malformed_answers_are_errors_not_empty_chains(answer: str, reason: str) -> None:
+    with pytest.raises(ParseError, match=reason):
+        parse_chain(answer)
+
+
+def test_verdicts() -> None:
+    v = parse_verdict(
+        'Scores: {"relevance": 4, "logic": "5", "conciseness": 2, "feedback": "wordy"}'
+    )
+    assert (v.relevance, v.logic, v.conciseness, v.feedback, v.lowest) == (4, 5, 2, "wordy", 2)
+    with pytest.raises(ParseError, match="no JSON"):
+        parse_verdict("looks fine to me")
+    with pytest.raises(ParseError, match=r"'logic' must be an integer 1\.\.5, got 7"):
+        parse_verdict('{"relevance": 4, "logic": 7, "conciseness": 2}')
+    with pytest.raises(ParseError, match="'conciseness'"):
+        parse_verdict('{"relevance": 4, "logic": 3}')
+
+
+def test_messages_hold_the_caption_examples_and_feedback() -> None:
+    msgs = decompose_messages("a man jumps")
+    assert msgs[0]["role"] == "system" and msgs[-1] == {"role": "user", "content": "a man jumps"}
+    assert len(msgs) == 1 + 2 * len(EXAMPLES) + 1
+    retry = decompose_messages("a man jumps", feedback="step 2 invents a kick", previous=GOOD)
+    assert retry[-2] == {"role": "assistant", "content": GOOD}
+    assert "step 2 invents a kick" in retry[-1]["content"]
+    judged = judge_messages("a man kicks", parse_chain(GOOD))
+    assert "a man kicks" in judged[1]["content"] and "1. The left leg" in judged[1]["content"]
+
+
+def test_deterministic_checks() -> None:
+    caption = "a person kicks forward with the left leg"
+    assert check_chain(caption, parse_chain(GOOD)) == []
+    swapped = Chain(("The right leg kicks forward.", "The right leg goes down."), "kick right")
+    assert check_chain(caption, swapped) == ["the caption says 'left' but the chain says 'right'"]
+    backward = Chain(("The left leg kicks backward.", "The left leg lowers."), "kick")
+    assert "the caption says 'forward' but the chain says 'backward'" in check_chain(
+        caption, backward
+    )
+    both = Chain(("Weight shifts to the right foot.", "The left leg kicks forward."), "kick")
+    assert check_chain(caption, both) == []  # naming the other side too is fine
+    one = Chain(("The left leg kicks forward.",), "kick")
+    assert check_chain(caption, one) == ["1 steps; expected 2 to 8"]
+    dup = Chain(("The left leg kicks.", "the LEFT leg kicks!"), "kick")
+    assert check_chain(caption, dup) == ["step 2 repeats step 1"]
+    filler = Chain(("The left leg kicks forward.", "Repeat for three more minutes."), "kick")
+    assert check_chain(caption, filler) == [
+        "step 2 names no body part or movement: 'Repeat for three more minutes.'"
+    ]
+    long = Chain(("The left leg kicks " + "very " * 30, "Legs stand."), "kick")
+    assert check_chain(caption, long, ChainLimits(max_step_words=10))[0].startswith(
+        "step 1 has 34 words"
+    )
