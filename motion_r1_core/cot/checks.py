@@ -189,6 +189,7 @@ MOTION_WORDS = frozenset(
     ]
 )
 # opposite word pairs: a chain may not use one where the caption only uses the other
+SIDES = frozenset(["left", "right", "clockwise", "counterclockwise"])  # never implicit
 OPPOSITES = (
     ("left", "right"),
     ("forward", "backward"),
@@ -232,9 +233,13 @@ def check_chain(caption: str, chain: Chain, limits: ChainLimits | None = None) -
     if len(_words(chain.plan)) > lim.max_plan_words:
         reasons.append(f"plan has more than {lim.max_plan_words} words")
     cap = set(_words(caption))
-    said = set(_words(" ".join([*chain.steps, chain.plan])))
+    said = set(_words(" ".join(chain.steps)))  # the steps must carry it, not only the plan
     for a, b in OPPOSITES:
         for word, other in ((a, b), (b, a)):
-            if word in cap and other not in cap and other in said and word not in said:
+            if word not in cap or other in cap:
+                continue
+            if other in said and word not in said:
                 reasons.append(f"the caption says {word!r} but the chain says {other!r}")
+            elif word in SIDES and word not in said:
+                reasons.append(f"the caption says {word!r} but no step does")
     return reasons

@@ -3,7 +3,8 @@
 For each caption, up to `attempts` times:
     1. ask for a decomposition (the versioned prompt; after a rejection, the rejected answer
        and the reasons are added to the conversation);
-    2. parse it strictly (a format error rejects the attempt);
+    2. parse it strictly (a format error, or an answer cut off at max_tokens, rejects the
+       attempt);
     3. run the deterministic checks (step count, duplicates, lengths, body part or movement in
        every step, sides and directions of the caption kept);
     4. ask the judge for relevance, logic and conciseness (1..5); any score below `min_score`
@@ -128,6 +129,8 @@ def decompose_caption(
             att = Attempt(number, answer.text, answer.reasoning, cached)
             result.attempts.append(att)
             try:
+                if answer.finish_reason == "length":
+                    raise ParseError(f"answer cut off at {settings.sampling.max_tokens} tokens")
                 att.chain = parse_chain(answer.text)
             except ParseError as e:
                 att.reasons.append(f"format: {e}")

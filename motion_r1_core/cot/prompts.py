@@ -1,13 +1,18 @@
 """The versioned prompts of the CoT engine and their strict parsers.
 
-Decomposition answer format (PROMPT_VERSION):
+Decomposition answer format (PROMPT_VERSION): the plan first, then the ordered sub-actions
+(top-down, and small models keep this order far more reliably than a plan written last)
 
+    Plan: <one line summarising the motion>
     1. <sub-action naming the body part(s) and the direction or timing>
     2. ...
-    Plan: <one line summarising the motion>
 
-Judge answer format (JUDGE_VERSION): one JSON object
-    {"relevance": 1-5, "logic": 1-5, "conciseness": 1-5, "feedback": "..."}
+Judge answer format (JUDGE_VERSION): four lines (small local models follow this far better
+than JSON; a JSON object with the same keys is accepted too)
+    relevance: 1-5
+    logic: 1-5
+    conciseness: 1-5
+    feedback: ...
 
 Parsing is strict: an answer that is not in the format raises `ParseError` (a failed attempt),
 never yields a silently empty chain. A `<think>...</think>` block in front of the answer (some
@@ -21,33 +26,33 @@ import json
 import re
 from dataclasses import dataclass
 
-PROMPT_VERSION = "decompose-v1"
-JUDGE_VERSION = "judge-v1"
+PROMPT_VERSION = "decompose-v2"
+JUDGE_VERSION = "judge-v2"
 
 DECOMPOSE_SYSTEM = """\
 You break a description of a human motion into the ordered sub-actions a person performs.
 Rules:
-- Write 2 to 6 numbered steps, one per line, in the order they happen.
+- First write one line that starts with "Plan:" and summarises the motion.
+- Then write 2 to 6 numbered steps, one per line, in the order they happen.
 - Each step names the body part(s) that move and the direction, side or timing.
 - Keep every side and direction of the description (left stays left, forward stays forward).
 - Do not add actions that the description does not imply. Do not repeat a step.
-- After the steps, write one line that starts with "Plan:" and summarises the motion.
-Answer with the steps and the plan only."""
+Answer with the plan and the steps only."""
 
 EXAMPLES: tuple[tuple[str, str], ...] = (
     (
         "a person walks forward and then sits down on a chair.",
+        "Plan: walk forward a few steps, then bend the knees and sit down.\n"
         "1. Legs step forward alternately, arms swinging at the sides.\n"
         "2. The person stops and turns the torso to face away from the chair.\n"
-        "3. Knees and hips bend to lower the body onto the seat.\n"
-        "Plan: walk forward a few steps, then bend the knees and sit down.",
+        "3. Knees and hips bend to lower the body onto the seat.",
     ),
     (
         "someone raises their right hand and waves it twice.",
+        "Plan: lift the right arm, wave the right hand twice, lower it.\n"
         "1. The right arm lifts up beside the head.\n"
         "2. The right hand waves from side to side two times.\n"
-        "3. The right arm lowers back to the side.\n"
-        "Plan: lift the right arm, wave the right hand twice, lower it.",
+        "3. The right arm lowers back to the side.",
     ),
 )
 
@@ -57,8 +62,26 @@ Score it from 1 (bad) to 5 (good) on:
 - relevance: every step belongs to the described motion, nothing is invented;
 - logic: the steps are in a possible temporal order and keep sides and directions;
 - conciseness: no repeated or wordy steps.
-Answer with one JSON object only, for example:
-{"relevance": 4, "logic": 5, "conciseness": 3, "feedback": "step 3 repeats step 2"}"""
+Answer with exactly four lines:
+relevance: <1-5>
+logic: <1-5>
+conciseness: <1-5>
+feedback: <one sentence on what to fix, or "none">"""
+
+JUDGE_EXAMPLES: tuple[tuple[str, str, str], ...] = (
+    (
+        "someone raises their right hand and waves it twice.",
+        EXAMPLES[1][1],
+        "relevance: 5\nlogic: 5\nconciseness: 5\nfeedback: none",
+    ),
+    (
+        "a person kicks with the left leg.",
+        "Plan: kick and run.\n1. The right leg kicks forward.\n"
+        "2. The person runs around the room.\n3. The right leg kicks forward.",
+        "relevance: 2\nlogic: 2\nconciseness: 2\nfeedback: the kick is with the left leg, "
+        "the run is invented and step 3 repeats step 1",
+    ),
+)
 
 
 class ParseError(ValueError):
@@ -75,7 +98,7 @@ class Chain:
     def as_text(self) -> str:
         """The chain in the answer format (what the policy learns to write in <think>)."""
         lines = [f"{i}. {s}" for i, s in enumerate(self.steps, 1)]
-        return "\n".join([*lines, f"Plan: {self.plan}"])
+        return "\n".join([f"Plan: {self.plan}", *lines])
 
 
 @dataclass(frozen=True)
@@ -116,12 +139,21 @@ def decompose_messages(
     return msgs
 
 
+def _judge_question(caption: str, steps: str) -> str:
+    return f"Description: {caption.strip()}\nSteps:\n{steps}"
+
+
 def judge_messages(caption: str, chain: Chain) -> list[dict[str, str]]:
-    """Chat messages asking the judge to score `chain` as a decomposition of `caption`."""
-    return [
-        {"role": "system", "content": JUDGE_SYSTEM},
-        {"role": "user", "content": f"Description: {caption.strip()}\nSteps:\n{chain.as_text()}"},
-    ]
+    """Chat messages asking the judge to score `chain` as a decomposition of `caption`
+    (system prompt, two scored examples, then the question as the last message)."""
+    msgs = [{"role": "system", "content": JUDGE_SYSTEM}]
+    for cap, steps, verdict in JUDGE_EXAMPLES:
+        msgs += [
+            {"role": "user", "content": _judge_question(cap, steps)},
+            {"role": "assistant", "content": verdict},
+        ]
+    msgs.append({"role": "user", "content": _judge_question(caption, chain.as_text())})
+    return msgs
 
 
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
@@ -130,7 +162,8 @@ _PLAN = re.compile(r"^plan\s*:\s*(.+)$", re.IGNORECASE)
 
 
 def parse_chain(answer: str) -> Chain:
-    """Parse a decomposition answer; raises ParseError naming the first problem."""
+    """Parse a decomposition answer (Plan line, then numbered steps); raises ParseError naming
+    the first problem."""
     text = _THINK.sub("", answer or "").strip()
     if not text:
         raise ParseError("empty answer")
@@ -140,42 +173,53 @@ def parse_chain(answer: str) -> Chain:
         line = raw.strip().replace("**", "")
         if not line:
             continue
-        if plan is not None:
-            raise ParseError(f"text after the Plan line: {line[:60]!r}")
-        if m := _STEP.match(line):
+        if plan is None:
+            if not (m := _PLAN.match(line)):
+                raise ParseError(f"the first line is not a 'Plan:' line: {line[:60]!r}")
+            plan = m.group(1).strip()
+        elif m := _STEP.match(line):
             if int(m.group(1)) != len(steps) + 1:
                 raise ParseError(f"step numbered {m.group(1)} where {len(steps) + 1} was due")
             steps.append(m.group(2).strip())
-        elif m := _PLAN.match(line):
-            plan = m.group(1).strip()
         else:
-            raise ParseError(f"not a numbered step or a Plan line: {line[:60]!r}")
+            raise ParseError(f"not a numbered step: {line[:60]!r}")
     if not steps:
         raise ParseError("no numbered steps")
-    if plan is None:
-        raise ParseError("no 'Plan:' line")
-    return Chain(tuple(steps), plan)
+    return Chain(tuple(steps), plan or "")
 
 
 _JSON = re.compile(r"\{.*?\}", re.DOTALL)
+_SCORE_LINE = re.compile(
+    r"^[-*#_\s]*(relevance|logic|conciseness|feedback)[*_\s]*[:=]\s*(.*?)[.\s]*$", re.I
+)
+_SCORES = ("relevance", "logic", "conciseness")
 
 
 def parse_verdict(answer: str) -> Verdict:
-    """Parse the judge's JSON object; raises ParseError if a score is missing or not 1..5."""
+    """Parse the judge's scores (the four lines, or a JSON object with the same keys).
+
+    Raises ParseError if a score is missing or not an integer 1..5.
+    """
     text = _THINK.sub("", answer or "")
-    m = _JSON.search(text)
-    if m is None:
-        raise ParseError("no JSON object in the judge's answer")
-    try:
-        doc = json.loads(m.group(0))
-    except json.JSONDecodeError as e:
-        raise ParseError(f"the judge's JSON does not parse ({e.msg})") from None
+    doc: dict = {}
+    for line in text.splitlines():
+        if (m := _SCORE_LINE.match(line.strip())) and m.group(1).lower() not in doc:
+            doc[m.group(1).lower()] = m.group(2).strip()
+    if not any(k in doc for k in _SCORES):
+        m = _JSON.search(text)
+        if m is None:
+            raise ParseError("no score lines and no JSON object in the judge's answer")
+        try:
+            doc = json.loads(m.group(0))
+        except json.JSONDecodeError as e:
+            raise ParseError(f"the judge's JSON does not parse ({e.msg})") from None
     scores = {}
-    for key in ("relevance", "logic", "conciseness"):
+    for key in _SCORES:
         v = doc.get(key)
         if isinstance(v, str) and v.strip().isdigit():
             v = int(v)
         if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 5:
             raise ParseError(f"judge score {key!r} must be an integer 1..5, got {v!r}")
         scores[key] = v
-    return Verdict(**scores, feedback=str(doc.get("feedback", "")).strip())
+    feedback = str(doc.get("feedback", "")).strip()
+    return Verdict(**scores, feedback="" if feedback.lower() in ("none", "none.") else feedback)

@@ -17,6 +17,7 @@ STAGES: dict[str, str] = {
     "motion_vqvae": "motion_r1_core.stages.motion_vqvae:run_motion_vqvae",
     "motion_tokens": "motion_r1_core.stages.motion_tokens:run_motion_tokens",
     "text_motion_encoders": "motion_r1_core.stages.text_motion_encoders:run_text_motion_encoders",
+    "cot_triplets": "motion_r1_core.stages.cot_triplets:run_cot_triplets",
 }
 
 
