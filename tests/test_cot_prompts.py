@@ -75,7 +75,9 @@ def test_messages_hold_the_caption_examples_and_feedback() -> None:
     assert "step 2 invents a kick" in retry[-1]["content"]
     judged = judge_messages("a man kicks", parse_chain(GOOD))
     assert judged[0]["role"] == "system" and len(judged) == 1 + 2 * len(JUDGE_EXAMPLES) + 1
-    assert judged[-1]["content"].startswith("Description: a man kicks\nSteps:\nPlan: kick with the left leg.\n1.")
+    assert judged[-1]["content"].startswith(
+        "Description: a man kicks\nSteps:\nPlan: kick with the left leg.\n1."
+    )
     for example in judged[2:-1:2]:  # the scored examples parse with the judge's own parser
         assert parse_verdict(example["content"]).lowest in (2, 5)
 
