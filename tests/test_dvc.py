@@ -135,6 +135,14 @@ def test_dvc_stages_are_the_registered_stages() -> None:
     vq_outs = [o if isinstance(o, str) else next(iter(o)) for o in stages["motion_vqvae"]["outs"]]
     assert "artifacts/procedural/vqvae/vqvae.safetensors" in vq_outs
     assert "artifacts/procedural/vqvae/vqvae.safetensors" in stages["motion_tokens"]["deps"]
+    # the CoT triplets join the token dataset; their answer cache survives `dvc repro`
+    assert "artifacts/procedural/tokens/tokens.parquet" in stages["cot_triplets"]["deps"]
+    cache = next(
+        o
+        for o in stages["cot_triplets"]["outs"]
+        if isinstance(o, dict) and "artifacts/procedural/cot/cache" in o
+    )
+    assert cache["artifacts/procedural/cot/cache"]["persist"] is True
 
 
 def test_repro_chains_corpus_tokenizer_and_tokens(tmp_path: Path) -> None:

@@ -63,8 +63,16 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     d = defs()
     graph = d.resolve_asset_graph()
     vq, tokens = dg.AssetKey("motion_vqvae"), dg.AssetKey("motion_tokens")
-    enc = dg.AssetKey("text_motion_encoders")
-    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc}
+    enc, cot = dg.AssetKey("text_motion_encoders"), dg.AssetKey("cot_triplets")
+    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc, cot}
+    assert graph.get(cot).parent_keys == {tokens} and graph.get(cot).group_name == "cot"
+    assert {k.name for k in graph.asset_check_keys if k.asset_key == cot} == {
+        "format",
+        "step_counts",
+        "tokens",
+        "unique_ids",
+        "acceptance_rate",
+    }
     assert graph.get(vq).parent_keys == {RAW_KEY} and graph.get(tokens).parent_keys == {vq}
     assert graph.get(enc).parent_keys == {RAW_KEY} and graph.get(enc).group_name == "encoders"
     assert {k.name for k in graph.asset_check_keys if k.asset_key == enc} == {
@@ -75,11 +83,12 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     assert {k for k in graph.asset_check_keys if k.asset_key == RAW_KEY} == {
         dg.AssetCheckKey(RAW_KEY, name) for name in CHECK_CONCERNS
     }
-    assert set(d.resources) == {"pipeline_config", "mlflow", "stage_launcher"}
+    assert set(d.resources) == {"pipeline_config", "mlflow", "stage_launcher", "chat_endpoint"}
     assert {j.name for j in d.resolve_all_job_defs()} >= {
         "raw_data_job",
         "tokenizer_job",
         "encoders_job",
+        "cot_job",
         "pipeline_job",
     }
     node = graph.get(RAW_KEY)

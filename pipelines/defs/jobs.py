@@ -21,6 +21,13 @@ encoders_job = dg.define_asset_job(
     "measure the Real row of the metric protocol.",
 )
 
+cot_job = dg.define_asset_job(
+    "cot_job",
+    selection=dg.AssetSelection.groups("cot"),
+    description="Decompose captions into verified chains of thought and join them with motion "
+    "tokens (SFT triplets) for one dataset partition.",
+)
+
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
     selection=dg.AssetSelection.all(),

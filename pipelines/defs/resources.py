@@ -100,8 +100,12 @@ class StageLauncherResource(dg.ConfigurableResource):
         stage: str,
         pipeline_config: PipelineConfigResource,
         mlflow: MlflowResource,
+        overrides: list[str] | None = None,
     ) -> dg.MaterializeResult:
-        """Run `stage` for the context's partition in a Pipes subprocess; its materialization."""
+        """Run `stage` for the context's partition in a Pipes subprocess; its materialization.
+
+        `overrides` (`section.key=value`) are applied after the configuration's own.
+        """
         import sys
 
         cfg = pipeline_config.load()
@@ -109,7 +113,7 @@ class StageLauncherResource(dg.ConfigurableResource):
             "stage": stage,
             "dataset": context.partition_key,
             "profile": cfg.profile,
-            "overrides": list(pipeline_config.overrides),
+            "overrides": [*pipeline_config.overrides, *(overrides or [])],
             "root": str(cfg.root),
             "tracking_uri": mlflow.tracking_uri or cfg.tracking_uri(),
             "experiment": mlflow.experiment or cfg.tracking.experiment,
@@ -121,6 +125,34 @@ class StageLauncherResource(dg.ConfigurableResource):
             extras=extras,
         )
         return invocation.get_materialize_result()
+
+
+class ChatEndpointResource(dg.ConfigurableResource):
+    """The OpenAI-compatible chat endpoint of the CoT engine.
+
+    With no `base_url` here or in `cot.client.base_url`, it starts the offline default for the
+    duration of the step: SmolLM2-135M-Instruct behind llama-cpp-python's server on a free
+    127.0.0.1 port (`cot.server` settings), stopped when the step ends. The API key is never a
+    field: the stage reads it from the environment variable `cot.client.api_key_env` names.
+    """
+
+    base_url: str | None = Field(
+        default=None,
+        description="Endpoint root (e.g. https://api.deepseek.com/v1); None: "
+        "cot.client.base_url, else the local SmolLM2 server.",
+    )
+
+    @contextmanager
+    def endpoint(self, cfg: Config, log_path: Path) -> Iterator[str]:
+        """Yield the base URL to use; a local server started here is stopped on exit."""
+        from motion_r1_core.cot.server import local_chat_server
+
+        url = self.base_url or cfg.cot.client.base_url
+        if url:
+            yield url
+            return
+        with local_chat_server(cfg.cot.server, cfg.cot.client.model, log_path) as local:
+            yield local
 
 
 def _from_env(name: str) -> dg.EnvVar | None:
@@ -138,5 +170,6 @@ def resources() -> dg.Definitions:
             ),
             "mlflow": MlflowResource(tracking_uri=_from_env("MLFLOW_TRACKING_URI")),
             "stage_launcher": StageLauncherResource(),
+            "chat_endpoint": ChatEndpointResource(base_url=_from_env("MOTION_R1_LLM_BASE_URL")),
         }
     )
