@@ -12,14 +12,14 @@ Checks (one concern each; failures name the offending ids):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import pandas as pd
 
 from motion_r1_core.cot.prompts import ParseError, parse_chain
-from motion_r1_core.data.validation import CheckFailure
+from motion_r1_core.data.validation import CheckFailure, TableReport
 from motion_r1_core.expectations import run_suite
 
 COLUMNS = (
@@ -38,35 +38,11 @@ TRIPLET_CHECKS = ("format", "step_counts", "tokens", "unique_ids", "acceptance_r
 
 
 @dataclass(frozen=True)
-class TripletReport:
+class TripletReport(TableReport):
     """Outcome of `validate_triplets`: failures (CheckFailure.files holds ids) and stats."""
 
-    path: Path
-    n_rows: int
-    failures: tuple[CheckFailure, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when every check held."""
-        return not self.failures
-
-    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
-        """The failures whose check is one of `checks`."""
-        return tuple(f for f in self.failures if f.check in checks)
-
-    def format(self, max_ids: int = 10) -> str:
-        """A readable report: header, then `[check] detail` and up to `max_ids` ids."""
-        head = f"{self.path}: {self.n_rows} triplets"
-        if self.ok:
-            return f"{head}: all triplet checks passed"
-        lines = [f"{head}: {len(self.failures)} failed check(s)"]
-        for f in self.failures:
-            lines.append(f"[{f.check}] {f.detail}")
-            lines += [f"    {i}" for i in f.files[:max_ids]]
-            if len(f.files) > max_ids:
-                lines.append(f"    ... and {len(f.files) - max_ids} more")
-        return "\n".join(lines)
+    rows_name: ClassVar[str] = "triplets"
+    checks_name: ClassVar[str] = "triplet"
 
 
 def read_triplets(path: Path) -> pd.DataFrame:

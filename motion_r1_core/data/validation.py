@@ -25,7 +25,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,41 @@ class CheckFailure:
     check: str
     detail: str
     files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableReport:
+    """Outcome of a suite of checks over one table: failures (CheckFailure.files holds the ids
+    of the failing rows) and plain-number stats. Subclasses name their rows and checks."""
+
+    path: Path
+    n_rows: int
+    failures: tuple[CheckFailure, ...] = ()
+    stats: dict[str, Any] = field(default_factory=dict)
+    rows_name: ClassVar[str] = "rows"
+    checks_name: ClassVar[str] = "table"
+
+    @property
+    def ok(self) -> bool:
+        """True when every check held."""
+        return not self.failures
+
+    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
+        """The failures whose check is one of `checks`."""
+        return tuple(f for f in self.failures if f.check in checks)
+
+    def format(self, max_ids: int = 10) -> str:
+        """A readable report: header, then `[check] detail` and up to `max_ids` row ids."""
+        head = f"{self.path}: {self.n_rows} {self.rows_name}"
+        if self.ok:
+            return f"{head}: all {self.checks_name} checks passed"
+        lines = [f"{head}: {len(self.failures)} failed check(s)"]
+        for f in self.failures:
+            lines.append(f"[{f.check}] {f.detail}")
+            lines += [f"    {i}" for i in f.files[:max_ids]]
+            if len(f.files) > max_ids:
+                lines.append(f"    ... and {len(f.files) - max_ids} more")
+        return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from motion_r1_core.cot.engine import CaptionResult, EngineSettings, run_engine
 from motion_r1_core.cot.fidelity import chain_fidelity, read_decompositions, summarise
 from motion_r1_core.cot.prompts import Chain
 from motion_r1_core.cot.server import local_chat_server
-from motion_r1_core.cot.triplet_checks import TripletReport, validate_triplets
+from motion_r1_core.cot.triplet_checks import COLUMNS, TripletReport, validate_triplets
 from motion_r1_core.data.humanml3d import (
     MAX_LEN_EXCLUSIVE,
     check_layout,
@@ -347,25 +347,7 @@ def run_cot_triplets(
     partial.unlink(missing_ok=True)
 
     rows = _triplet_rows(items, results, tokens, cfg.vqvae.model.frames_per_token, cot.mirror)
-    df = pd.DataFrame(
-        rows,
-        columns=[
-            "id",
-            "motion_id",
-            "split",
-            "mirrored",
-            "caption",
-            "cot",
-            "steps",
-            "plan",
-            "tokens",
-            "n_tokens",
-            "attempts",
-            "relevance",
-            "logic",
-            "conciseness",
-        ],
-    )
+    df = pd.DataFrame(rows, columns=[*COLUMNS, "attempts", "relevance", "logic", "conciseness"])
     path = out / "triplets.parquet"
     tmp = path.with_name(path.name + ".tmp")
     df.to_parquet(tmp, index=False)

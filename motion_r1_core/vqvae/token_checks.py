@@ -11,15 +11,15 @@ The parquet holds one row per motion: id, source_id, split, mirrored, n_frames, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
 from motion_r1_core.data.humanml3d import SPLITS
-from motion_r1_core.data.validation import CheckFailure
+from motion_r1_core.data.validation import CheckFailure, TableReport
 from motion_r1_core.expectations import run_suite
 
 COLUMNS = ("id", "source_id", "split", "mirrored", "n_frames", "tokens")
@@ -27,35 +27,11 @@ TOKEN_CHECKS = ("ids_in_range", "lengths", "unique_ids", "splits")
 
 
 @dataclass(frozen=True)
-class TokenReport:
+class TokenReport(TableReport):
     """Outcome of `validate_tokens`: failures (CheckFailure.files holds row ids) and stats."""
 
-    path: Path
-    n_rows: int
-    failures: tuple[CheckFailure, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when every check held."""
-        return not self.failures
-
-    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
-        """The failures whose check is one of `checks`."""
-        return tuple(f for f in self.failures if f.check in checks)
-
-    def format(self, max_ids: int = 10) -> str:
-        """A readable report: header, then `[check] detail` and up to `max_ids` row ids."""
-        head = f"{self.path}: {self.n_rows} rows"
-        if self.ok:
-            return f"{head}: all token checks passed"
-        lines = [f"{head}: {len(self.failures)} failed check(s)"]
-        for f in self.failures:
-            lines.append(f"[{f.check}] {f.detail}")
-            lines += [f"    {i}" for i in f.files[:max_ids]]
-            if len(f.files) > max_ids:
-                lines.append(f"    ... and {len(f.files) - max_ids} more")
-        return "\n".join(lines)
+    rows_name: ClassVar[str] = "rows"
+    checks_name: ClassVar[str] = "token"
 
 
 def read_tokens(path: Path) -> pd.DataFrame:
