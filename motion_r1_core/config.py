@@ -354,8 +354,9 @@ class CoTConfig(_Section):
     judge_max_tokens: int = Field(200, ge=16, description="Longest judge answer (tokens).")
     mirror: bool = Field(
         True,
-        description="Also write a triplet for each mirrored motion M<id> of the token dataset, "
-        "with left/right (and clockwise) swapped in caption and chain; no extra request.",
+        description="Write a triplet for each mirrored motion M<id> of the token dataset "
+        "(encoded by motion_tokens or shipped, as HumanML3D does) from its original's chain, "
+        "sides swapped in caption and chain; shipped M<id> captions are then not sent.",
     )
     min_acceptance_rate: float = Field(
         0.3, ge=0, le=1, description="Asset check floor: accepted / decomposed captions."

@@ -107,6 +107,36 @@ def test_select_captions_follows_the_t2m_filter_and_samples_reproducibly(smoke_p
     assert [x.id for x in a] == [x.id for x in every if x.id in {y.id for y in a}]  # in order
 
 
+def test_shipped_mirrors_are_not_asked_twice(smoke_project, tmp_path) -> None:
+    """A folder shipping HumanML3D-style M<id> copies: with skip_mirrors their captions are left
+    out where the original is selected (its chain is swapped instead)."""
+    import shutil
+
+    src = smoke_project[0] / "data/raw/procedural"
+    folder = tmp_path / "hml"
+    shutil.copytree(src, folder)
+    train = read_split(folder, "train")
+    for i in train[:3]:
+        for sub in ("new_joint_vecs", "texts"):
+            ext = "npy" if sub == "new_joint_vecs" else "txt"
+            shutil.copy(folder / sub / f"{i}.{ext}", folder / sub / f"M{i}.{ext}")
+    orphan = train[3]  # its original sits in no selected split
+    for sub, ext in (("new_joint_vecs", "npy"), ("texts", "txt")):
+        shutil.copy(folder / sub / f"{orphan}.{ext}", folder / sub / f"M{orphan}.{ext}")
+    (folder / "train.txt").write_text(
+        "".join(f"{i}\n" for i in [*train, *(f"M{i}" for i in train[:3])])
+    )
+    (folder / "val.txt").write_text((folder / "val.txt").read_text() + f"M{orphan}\n")
+    every = select_captions(folder, ["train", "val"], 40)
+    fewer = select_captions(folder, ["train", "val"], 40, skip_mirrors=True)
+    shipped = {i.motion_id for i in every if i.motion_id.startswith("M")}
+    assert shipped == {f"M{i}" for i in train[:3]} | {f"M{orphan}"}
+    assert {i.motion_id for i in fewer if i.motion_id.startswith("M")} == set()
+    only_val = select_captions(folder, ["val"], 40, skip_mirrors=True)
+    assert f"M{orphan}" in {i.motion_id for i in only_val}  # its original is not selected
+    assert len(every) - len(fewer) == sum(i.motion_id.startswith("M") for i in every)
+
+
 def test_swap_sides() -> None:
     assert swap_sides("Left leg kicks to the right, then spins counterclockwise.") == (
         "Right leg kicks to the left, then spins clockwise."

@@ -97,19 +97,26 @@ def select_captions(
     min_frames: int,
     max_captions: int | None = None,
     seed: int = 0,
+    skip_mirrors: bool = False,
 ) -> list[CaptionItem]:
     """The captions of `splits` in a HumanML3D-layout folder, as the T2M loaders keep them.
 
     A motion outside min_frames <= T < 200 is skipped with its sub-clips; a timed caption
     becomes the frames [int(start * fps), int(end * fps)) if that crop is in range too.
-    With `max_captions`, a seeded sample of that many, in the folder's order.
+    `skip_mirrors` leaves out the mirrored copies a folder ships (HumanML3D's `M<id>`, whose
+    captions are the original's with sides swapped) when the original is selected too: their
+    chains are the original's, side-swapped, for no request. With `max_captions`, a seeded
+    sample of that many, in the folder's order.
     """
     folder = Path(folder)
     check_layout(folder)
     fps = skeleton_for_dim(load_mean_std(folder)[0].shape[0]).fps
     items: list[CaptionItem] = []
+    chosen = {i for split in splits for i in read_split(folder, split)}
     for split in splits:
         for motion_id in read_split(folder, split):
+            if skip_mirrors and motion_id.startswith("M") and motion_id[1:] in chosen:
+                continue
             path = folder / "new_joint_vecs" / f"{motion_id}.npy"
             try:
                 n = int(np.load(path, mmap_mode="r").shape[0])
@@ -216,7 +223,7 @@ def _triplet_rows(
             }
         )
         mid = f"M{item.motion_id}"
-        if mirror and mid in by_id.index and bool(by_id.at[mid, "mirrored"]):
+        if mirror and mid in by_id.index:  # encoded by motion_tokens, or shipped with the data
             twin = Chain(tuple(swap_sides(s) for s in chain.steps), swap_sides(chain.plan))
             m_toks = [int(t) for t in by_id.at[mid, "tokens"]][lo:hi]
             rows.append(
@@ -288,7 +295,7 @@ def run_cot_triplets(
     out.mkdir(parents=True, exist_ok=True)
     tokens = read_tokens(cfg.artifacts_dir(dataset, "tokens") / "tokens.parquet")  # before paying
     items = select_captions(
-        folder, list(cot.splits), cfg.data.min_frames, cot.max_captions, cot.seed
+        folder, list(cot.splits), cfg.data.min_frames, cot.max_captions, cot.seed, cot.mirror
     )
     if not items:
         raise ValueError(f"{folder}: no caption in splits {list(cot.splits)} passes the filter")
