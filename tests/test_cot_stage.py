@@ -321,3 +321,17 @@ def test_killed_stage_resumes_without_repeating_a_finished_caption(smoke_project
             assert caption not in finished, caption
         log = (root / "artifacts/procedural/cot/verification_log.jsonl").read_text()
         assert len(log.splitlines()) == 16 and not partial.exists()
+
+
+def test_motions_without_tokens_stop_the_stage_before_a_request(smoke_project, tmp_path) -> None:
+    root = _cot_project(smoke_project, tmp_path)
+    path = root / "artifacts/procedural/tokens/tokens.parquet"
+    df = pd.read_parquet(path)
+    first = read_split(root / "data/raw/procedural", "train")[0]
+    df[df["id"] != first].to_parquet(path)
+    script = Script(responder=_oracle(root / "data/raw/procedural"))
+    with misbehaving_server(script) as url:
+        cfg, _ = _cfg(root, url, **{"cot.max_captions": "null"})  # every caption
+        with pytest.raises(ValueError, match=f"1 motions .* have no tokens \\(e.g. {first}\\)"):
+            run_cot_triplets(cfg, "procedural", _Null(), progress=False)
+    assert script.requests == []

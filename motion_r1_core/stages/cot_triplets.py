@@ -299,6 +299,12 @@ def run_cot_triplets(
     )
     if not items:
         raise ValueError(f"{folder}: no caption in splits {list(cot.splits)} passes the filter")
+    missing = sorted({i.motion_id for i in items} - set(tokens["id"]))
+    if missing:  # found now, before a single request is paid for
+        raise ValueError(
+            f"tokens.parquet: {len(missing)} motions of {folder} have no tokens (e.g. "
+            f"{', '.join(missing[:5])}); rerun motion_tokens"
+        )
     tracker.set_tags({"stage": "cot_triplets", "dataset": dataset, "profile": cfg.profile})
     tracker.log_params(
         {
