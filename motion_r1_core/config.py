@@ -219,6 +219,11 @@ class EncodersConfig(_Section):
     lr: float = Field(3e-4, gt=0.0, description="AdamW learning rate (cosine decay to 0).")
     weight_decay: float = Field(1e-4, ge=0.0, description="AdamW weight decay.")
     min_crop: int = Field(40, ge=4, description="Shortest random training crop in frames.")
+    mirror: bool = Field(
+        False,
+        description="Train on left/right mirrored twins of the train motions too, captions "
+        "side-swapped (folders that ship M<id> copies, like HumanML3D, already have them).",
+    )
     log_every: int = Field(100, ge=1, description="Steps between MLflow metric rows.")
     checkpoint_every: int = Field(500, ge=1, description="Steps between resumable checkpoints.")
     device: str = Field("auto", description="auto (cuda if available), cpu, cuda, cuda:N.")

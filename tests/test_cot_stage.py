@@ -23,7 +23,8 @@ from motion_r1_core.config import load_config
 from motion_r1_core.cot.fidelity import read_decompositions
 from motion_r1_core.cot.triplet_checks import validate_triplets
 from motion_r1_core.data.humanml3d import read_captions, read_split
-from motion_r1_core.stages.cot_triplets import run_cot_triplets, select_captions, swap_sides
+from motion_r1_core.data.mirror import has_side, swap_sides
+from motion_r1_core.stages.cot_triplets import run_cot_triplets, select_captions
 from motion_r1_core.tracking import mlflow_run
 
 SECRET = "sk-test-0123456789abcdef"
@@ -142,6 +143,7 @@ def test_swap_sides() -> None:
         "Right leg kicks to the left, then spins clockwise."
     )
     assert swap_sides("turn clockwise; bright light") == "turn counterclockwise; bright light"
+    assert has_side("Turns LEFT") and not has_side("a bright, upright person")
 
 
 def test_stage_writes_triplets_log_fidelity_and_reruns_for_free(

@@ -40,7 +40,10 @@ def test_evaluator_retrieves_real_motions_and_not_shuffled_ones(encoders) -> Non
     assert m["real/top1"] <= m["real/top2"] <= m["real/top3"]
     for role in ("reward", "evaluator"):
         assert m[f"{role}/test_recall_at_10"] >= 0.4, role
+        assert m[f"{role}/test_side_pairs"] >= 10 and 0 <= m[f"{role}/test_side_accuracy"] <= 1
         assert m[f"{role}/test_recall_at_1"] <= m[f"{role}/test_recall_at_5"]
+    # the reward tells the caption's side from the swapped one (chance 0.5)
+    assert m["reward/test_side_accuracy"] >= 0.8
     # real against real: the two passes crop differently, so FID is small but not zero
     assert 0 < m["real/fid"] < 0.2 * m["real/diversity"] ** 2
     assert 0 < m["agreement/text_motion_score_correlation"] < 0.995

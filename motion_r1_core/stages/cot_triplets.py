@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from motion_r1_core.data.humanml3d import (
     read_captions,
     read_split,
 )
+from motion_r1_core.data.mirror import swap_sides
 from motion_r1_core.skeleton import skeleton_for_dim
 from motion_r1_core.tracking import Tracker
 from motion_r1_core.vqvae.token_checks import read_tokens
@@ -136,27 +136,6 @@ def select_captions(
         keep = np.random.default_rng(seed).choice(len(items), max_captions, replace=False)
         items = [items[i] for i in sorted(keep)]
     return items
-
-
-_SIDES = {
-    "left": "right",
-    "right": "left",
-    "clockwise": "counterclockwise",
-    "counterclockwise": "clockwise",
-    "anticlockwise": "clockwise",
-}
-_SIDE_RE = re.compile(r"\b(" + "|".join(sorted(_SIDES, key=len, reverse=True)) + r")\b", re.I)
-
-
-def swap_sides(text: str) -> str:
-    """`text` with left/right and clockwise/counterclockwise exchanged (case kept)."""
-
-    def one(m: re.Match[str]) -> str:
-        word = m.group(0)
-        new = _SIDES[word.lower()]
-        return new.capitalize() if word[0].isupper() else new
-
-    return _SIDE_RE.sub(one, text)
 
 
 def engine_settings(cot: CoTConfig) -> EngineSettings:

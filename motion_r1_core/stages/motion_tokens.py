@@ -21,12 +21,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import SPLITS, load_motions, read_split
-from motion_r1_core.features import mirror_joints, process_joints
-from motion_r1_core.skeleton import Skeleton
+from motion_r1_core.data.mirror import mirrored_features
 from motion_r1_core.stages.motion_vqvae import CHECKPOINT
 from motion_r1_core.tracking import Tracker
 from motion_r1_core.vqvae.token_checks import TokenReport, validate_tokens
@@ -55,18 +53,6 @@ class TokensResult:
     def as_metadata(self) -> dict[str, Any]:
         """Plain values for Dagster metadata or a JSON summary."""
         return {**self.metrics, "dataset": self.dataset, "path": str(self.path)}
-
-
-def mirrored_features(folder: Path, motion_id: str, skeleton: Skeleton) -> np.ndarray:
-    """Features (T, D) of the left/right mirror of motion `motion_id` (from new_joints)."""
-    path = folder / "new_joints" / f"{motion_id}.npy"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path}: joints missing, needed for the mirrored copy (set tokens.mirror=false)"
-        )
-    joints = torch.from_numpy(np.load(path, allow_pickle=False).astype(np.float32))
-    feats, _ = process_joints(mirror_joints(joints, skeleton), skeleton, retarget_skeleton=False)
-    return feats.numpy()
 
 
 def run_motion_tokens(

@@ -6,7 +6,12 @@ Two TMR-style text-motion encoders with different motion architectures and seeds
 
 Writes artifacts/<dataset>/encoders/:
     reward.safetensors, evaluator.safetensors   networks + the mean/std they read features with
-    metrics.json        test recall@1/5/10 of each, the "Real" row, how much the two agree
+    metrics.json        test recall@1/5/10 and side accuracy (left vs right) of each, the
+                        "Real" row, how much the two agree
+
+With `encoders.mirror`, both also train on left/right mirrored twins of the train motions
+(captions side-swapped), for corpora whose sides are unbalanced. The side accuracy tells
+whether an encoder distinguishes "left" from "right" at all (chance 0.5).
     real_baseline.json  the "Real" row of the protocol (real test motions against themselves)
     training_curves.png InfoNCE loss and learning rate of both
     checkpoints/        resumable state; a rerun continues from the latest one
@@ -23,7 +28,8 @@ import numpy as np
 import torch
 
 from motion_r1_core.config import Config
-from motion_r1_core.data.humanml3d import MotionRecord, load_mean_std, load_split
+from motion_r1_core.data.humanml3d import MotionRecord, load_mean_std, load_split, read_split
+from motion_r1_core.data.mirror import has_side, mirrored_records, swap_sides
 from motion_r1_core.encoders.model import (
     DEFAULT_TEXT_MODEL,
     MotionEncoder,
@@ -33,6 +39,7 @@ from motion_r1_core.encoders.model import (
 )
 from motion_r1_core.encoders.train import PairData, retrieval_recall, train_encoder
 from motion_r1_core.evaluation.protocol import TABLE_HEADER, evaluate
+from motion_r1_core.skeleton import skeleton_for_dim
 from motion_r1_core.tracking import Tracker
 from motion_r1_core.vqvae.train import resolve_device
 
@@ -78,6 +85,20 @@ def split_retrieval(model: TextMotionModel, records: list[MotionRecord]) -> dict
     motion = model.embed_motions([r.features for r in records])
     text = model.embed_texts([r.captions[0].text for r in records])
     return {f"recall_at_{k}": v for k, v in retrieval_recall(text, motion, RECALL_KS).items()}
+
+
+def side_accuracy(model: TextMotionModel, records: list[MotionRecord]) -> dict[str, float]:
+    """Does the encoder tell left from right? Over test samples whose first caption names a side
+    (left/right, clockwise), the share where the motion is closer to its caption than to the
+    side-swapped caption (chance 0.5). A reward blind to sides cannot teach them."""
+    sided = [r for r in records if has_side(r.captions[0].text)]
+    if not sided:
+        return {"side_accuracy": float("nan"), "side_pairs": 0.0}
+    motion = model.embed_motions([r.features for r in sided])
+    true = model.embed_texts([r.captions[0].text for r in sided])
+    swapped = model.embed_texts([swap_sides(r.captions[0].text) for r in sided])
+    wins = np.einsum("nd,nd->n", motion, true) > np.einsum("nd,nd->n", motion, swapped)
+    return {"side_accuracy": float(wins.mean()), "side_pairs": float(len(sided))}
 
 
 def agreement(
@@ -135,6 +156,9 @@ def run_text_motion_encoders(
             f"{folder}: no train or no test samples of >= {cfg.data.min_frames} frames"
         )
     mean, std = load_mean_std(folder)
+    if e.mirror:
+        shipped = set(read_split(folder, "all")) if (folder / "all.txt").is_file() else set()
+        train = train + mirrored_records(folder, train, skeleton_for_dim(mean.shape[0]), shipped)
     text_model = str(e.text_model) if e.text_model else DEFAULT_TEXT_MODEL
     embedder = SentenceEmbedder(e.text_model)
     data = pair_data(train, mean, std, embedder)
@@ -175,6 +199,7 @@ def run_text_motion_encoders(
         )
         recall = split_retrieval(model, test)
         model.info.update(recall)
+        metrics |= {f"{role}/test_{k}": v for k, v in side_accuracy(model, test).items()}
         checkpoints[role] = model.save(out / f"{role}.safetensors")
         models[role] = model
         metrics |= {f"{role}/test_{k}": v for k, v in recall.items()}
