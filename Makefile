@@ -11,8 +11,11 @@ STAMP := $(VENV)/.installed
 # `make run DATASET=humanml3d` materialises another partition (set data.humanml3d.source first).
 DATASET ?= procedural
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Executor settings of `make run`: one step at a time (torch stages side by side on a laptop's
+# few cores are slower than one after another). `make run RUN_CONFIG=` runs them concurrently.
+RUN_CONFIG ?= configs/dagster/laptop.yaml
 
-.PHONY: install run test test-slow lint constraints clean
+.PHONY: install run test test-fast test-slow lint constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,13 +29,19 @@ install: $(STAMP)
 
 run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job --tags '{"dagster/partition": "$(DATASET)"}'
+	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job \
+		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
 	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# Everything but the tests marked slow (over ~20 s each): the quick loop while editing.
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -4,20 +4,34 @@
     python benchmarks/cot_engine.py --latency 2 --captions 64 --concurrency 16
     python benchmarks/cot_engine.py --local --captions 12    # the real SmolLM2 server
 
-Three runs over the same captions, timed in this run:
+The captions are the first `--captions` captions (all splits, in the order of all.txt) of a
+procedural corpus of captions // 3 + 1 motions, synthesised into a fresh temporary folder
+(`cot-bench-*` in the system temp folder; it holds the corpus, both answer caches and the
+server log, and is left in place). The engine's settings are the `cot` section of the cpu
+profile (attempts, judge, sampling, limits), with retry backoff set to 0. Three runs over the
+same captions follow, in this order, each timed once:
 
-* **pipeline**: `run_engine` as `motion-r1 stage cot_triplets` runs it: `--concurrency` workers,
-  answers stored in the SQLite cache as they arrive.
-* **reference**: the same generate -> check -> judge loop, one caption after the other, no cache
-  (what a first script does).
-* **replay**: the pipeline again on the filled cache (a rerun after a crash): no request at all.
+* **reference**: `decompose_caption` (the same generate -> check -> judge loop) on one caption
+  after the other, through its own empty SQLite answer cache: every distinct request is sent
+  once, as in the pipeline's first run (only a request repeated within the run, such as a
+  caption that occurs twice, is answered from it).
+* **pipeline**: `run_engine` as `motion-r1 stage cot_triplets` runs it: `--concurrency` worker
+  threads, answers stored in a second empty SQLite cache as they arrive.
+* **replay**: `run_engine` again on the pipeline's filled cache (a rerun after a crash); every
+  answer comes from the cache, so it sends no request.
 
-The simulated endpoint is a threaded OpenAI-compatible server on 127.0.0.1 that answers every
-request after `--latency` seconds, as a hosted reasoner does (DeepSeek-R1 takes seconds per
-answer), so the ratio shows what concurrency buys when the server is not the bottleneck. With
-`--local`, the endpoint is SmolLM2 behind llama-cpp-python's server, which decodes one request
-at a time: expect a ratio near 1. Results are printed and written as JSON (default
-artifacts/benchmarks/cot_engine.json).
+The table gives seconds, captions/s, requests sent (cache misses) and the ratio reference
+seconds / run seconds. The simulated endpoint is a threaded OpenAI-compatible server on
+127.0.0.1 that answers every request after `--latency` seconds, as a hosted reasoner does
+(DeepSeek-R1 takes seconds per answer), so the ratio shows what concurrency buys when the
+server is not the bottleneck. It returns one fixed chain ("walk forward, then wave", with the
+right hand) to every decomposition request and a fixed all-5 verdict to every judge request
+(recognised by its system prompt), so a caption whose sides or directions differ fails the
+deterministic checks on every attempt: a caption needs 2 answers (accepted at once) or
+`attempts` answers (rejected), alike in the reference and the pipeline run. With `--local`, the endpoint is SmolLM2
+behind llama-cpp-python's server (started for the runs), which decodes one request at a time:
+expect a ratio near 1. Results are printed and written as JSON (default
+artifacts/benchmarks/cot_engine.json): per run seconds, requests, captions/s and ratio.
 """
 
 from __future__ import annotations

@@ -36,17 +36,12 @@ def stage(
     """Run one pipeline stage, tracked as an MLflow run (the command DVC stages call)."""
     from motion_r1_core.config import load_config
     from motion_r1_core.stages import get_stage
-    from motion_r1_core.tracking import mlflow_run, run_tags
+    from motion_r1_core.tracking import stage_run
 
     cfg = load_config(profile=profile, overrides=set_ or [])
     dataset = dataset or cfg.dataset
     fn = get_stage(name)
-    with mlflow_run(
-        cfg.tracking_uri(),
-        cfg.tracking.experiment,
-        run_name=f"{name}/{dataset}",
-        tags=run_tags(name, dataset, cfg.profile),
-    ) as tracker:
+    with stage_run(cfg, name, dataset) as tracker:
         result = fn(cfg, dataset, tracker)
     console.print(
         f"[green]{name}[/green] ({dataset}, profile {cfg.profile}) done; "
@@ -95,16 +90,37 @@ def show_config(profile: str = _PROFILE, set_: list[str] = _SET) -> None:
 @data_app.command("synth")
 def data_synth(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write (HumanML3D layout)."),
-    motions: int = typer.Option(1000, "--motions", "-n", help="Number of motions."),
-    seed: int = typer.Option(
-        0, "--seed", help="Random seed (the corpus is deterministic by seed)."
+    motions: int = typer.Option(
+        None, "--motions", "-n", help="Number of motions; default: data.procedural.motions."
     ),
-    max_primitives: int = typer.Option(4, "--max-primitives", help="Steps per motion, 1..4."),
+    seed: int = typer.Option(
+        None,
+        "--seed",
+        help="Random seed (the corpus is deterministic by seed); default: data.procedural.seed.",
+    ),
+    max_primitives: int = typer.Option(
+        None,
+        "--max-primitives",
+        help="Steps per motion, 1..4; default: data.procedural.max_primitives.",
+    ),
+    profile: str = _PROFILE,
+    set_: list[str] = _SET,
 ) -> None:
-    """Write the procedural corpus: joints, features, captions, splits, Mean/Std, decompositions."""
+    """Write the procedural corpus: joints, features, captions, splits, Mean/Std, decompositions.
+
+    Options not given come from the configuration (`data.procedural`, split shares included).
+    """
+    from motion_r1_core.config import load_config
     from motion_r1_core.data.procedural import synthesize_corpus
 
-    summary = synthesize_corpus(out, motions=motions, seed=seed, max_primitives=max_primitives)
+    p = load_config(profile=profile, overrides=set_ or []).data.procedural
+    summary = synthesize_corpus(
+        out,
+        motions=p.motions if motions is None else motions,
+        seed=p.seed if seed is None else seed,
+        max_primitives=p.max_primitives if max_primitives is None else max_primitives,
+        split=tuple(p.split),
+    )
     console.print(
         f"wrote {summary.n_motions} motions, {summary.n_captions} captions to {out} "
         f"in {summary.seconds:.1f} s"
@@ -114,14 +130,25 @@ def data_synth(
 @data_app.command("check")
 def data_check(
     folder: Path = typer.Argument(..., help="A folder in the HumanML3D layout."),
-    min_frames: int = typer.Option(40, help="Shortest motion kept by the readers (KIT: 24)."),
+    min_frames: int = typer.Option(
+        None, help="Shortest motion kept by the readers (KIT: 24); default: data.min_frames."
+    ),
     length_mostly: float = typer.Option(1.0, help="Share of motions that must be in range."),
+    profile: str = _PROFILE,
+    set_: list[str] = _SET,
 ) -> None:
-    """Validate a motion folder; exit 1 with a readable list of failures."""
-    from motion_r1_core.data.validation import validate_motion_folder
+    """Validate a motion folder; exit 1 with a readable list of failures.
 
+    Frame counts must lie in min_frames..199: the readers keep T < 200 (and crop to
+    `data.max_frames` later, which does not make a longer motion invalid).
+    """
+    from motion_r1_core.config import load_config
+    from motion_r1_core.data.validation import MAX_FRAMES, validate_motion_folder
+
+    if min_frames is None:
+        min_frames = load_config(profile=profile, overrides=set_ or []).data.min_frames
     report = validate_motion_folder(
-        folder, min_frames=min_frames, max_frames=199, length_mostly=length_mostly
+        folder, min_frames=min_frames, max_frames=MAX_FRAMES, length_mostly=length_mostly
     )
     typer.echo(report.format())
     raise typer.Exit(0 if report.ok else 1)

@@ -117,16 +117,6 @@ def quat_to_cont6d(q: torch.Tensor) -> torch.Tensor:
     return torch.cat([m[..., 0], m[..., 1]], dim=-1)
 
 
-def cont6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
-    """Rotation matrices (..., 3, 3) from 6D (..., 6) by Gram-Schmidt (inverse of quat_to_cont6d)."""
-    a, b = d6[..., :3], d6[..., 3:]
-    x = a / a.norm(dim=-1, keepdim=True)
-    z = torch.linalg.cross(x, b, dim=-1)
-    z = z / z.norm(dim=-1, keepdim=True)
-    y = torch.linalg.cross(z, x, dim=-1)
-    return torch.stack([x, y, z], dim=-1)
-
-
 # ------------------------------------------------------------------------------------- helpers
 def gaussian_smooth(x: torch.Tensor, sigma: float, truncate: float = 4.0) -> torch.Tensor:
     """Gaussian filter along dim 0 with edge replication (scipy's gaussian_filter1d, mode nearest)."""

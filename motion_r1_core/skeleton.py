@@ -83,6 +83,13 @@ class Skeleton:
         lengths = torch.as_tensor(np.asarray(lengths), dtype=torch.float32)
         return torch.as_tensor(self.raw_offsets, dtype=torch.float32) * lengths[:, None]
 
+    def joint(self, name: str) -> int:
+        """Index of the joint called `name` (e.g. `neck`); a clear error for an unknown name."""
+        try:
+            return self.joint_names.index(name)
+        except ValueError:
+            raise KeyError(f"skeleton {self.name} has no joint {name!r}") from None
+
     def bone_lengths_of(self, joints: torch.Tensor) -> torch.Tensor:
         """Bone lengths (..., J) of joint positions (..., J, 3); root gets 0."""
         parents = torch.tensor([0, *self.parents[1:]])
@@ -271,16 +278,6 @@ KIT = Skeleton(
 )
 
 SKELETONS: dict[str, Skeleton] = {"humanml3d": HUMANML3D, "kit": KIT}
-
-
-def get_skeleton(name: str) -> Skeleton:
-    """The skeleton called `name` (`humanml3d` or `kit`); a clear error otherwise."""
-    try:
-        return SKELETONS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown skeleton {name!r}; expected one of {sorted(SKELETONS)}"
-        ) from None
 
 
 def skeleton_for_dim(dim: int) -> Skeleton:

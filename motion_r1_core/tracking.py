@@ -1,6 +1,7 @@
 """MLflow behind one small interface, so a stage logs the same way from the CLI, Dagster or a GPU node.
 
-A stage function receives a `Tracker` and never imports mlflow itself. `mlflow_run` opens a real
+A stage function receives a `Tracker` and never imports mlflow itself. `stage_run` opens the MLflow
+run of one stage (the CLI, the Dagster asset and the Pipes process all call it), `mlflow_run` any
 MLflow run (any tracking URI); `NullTracker` records in memory (for tests and dry runs).
 Secrets never go through here: params are filtered for names that look like credentials.
 """
@@ -11,7 +12,10 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from motion_r1_core.config import Config
 
 # A key whose last part names a secret (api_key, hf_token, password, ...); counts such as
 # max_tokens and names of environment variables (api_key_env) are not secrets.
@@ -47,6 +51,15 @@ def run_tags(
     if dagster_run_id:
         tags |= {"dagster.run_id": dagster_run_id, "dagster.partition": dataset}
     return tags
+
+
+def log_stage(
+    tracker: Tracker, cfg: Config, stage: str, dataset: str, params: Mapping[str, Any]
+) -> None:
+    """What every stage logs first: the `run_tags` of (stage, dataset, profile) as tags, and
+    the profile, the dataset and `params` (e.g. its config section, dumped) as params."""
+    tracker.set_tags(run_tags(stage, dataset, cfg.profile))
+    tracker.log_params({"profile": cfg.profile, "dataset": dataset, **params})
 
 
 class Tracker(Protocol):
@@ -154,3 +167,29 @@ def mlflow_run(
         client.set_terminated(run.info.run_id, status="FAILED")
         raise
     client.set_terminated(run.info.run_id, status="FINISHED")
+
+
+@contextmanager
+def stage_run(
+    cfg: Config,
+    stage: str,
+    dataset: str,
+    dagster_run_id: str | None = None,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[MlflowTracker]:
+    """Open the MLflow run `stage/dataset` of one stage and yield its tracker.
+
+    The run goes to `tracking_uri` and `experiment` (None: the configuration's
+    `tracking_uri()` and `tracking.experiment`), tagged with `run_tags` (stage, dataset,
+    profile, and the Dagster run and partition when `dagster_run_id` is given), then `tags`.
+    It ends FINISHED, or FAILED if the block raises.
+    """
+    with mlflow_run(
+        tracking_uri or cfg.tracking_uri(),
+        experiment or cfg.tracking.experiment,
+        run_name=f"{stage}/{dataset}",
+        tags={**run_tags(stage, dataset, cfg.profile, dagster_run_id), **(tags or {})},
+    ) as tracker:
+        yield tracker

@@ -17,7 +17,7 @@ from dagster_pipes import open_dagster_pipes
 
 from motion_r1_core.config import load_config
 from motion_r1_core.stages import get_stage
-from motion_r1_core.tracking import mlflow_run, run_tags
+from motion_r1_core.tracking import stage_run
 
 
 def _plain(value: Any) -> Any:
@@ -63,12 +63,13 @@ def main() -> None:
         cfg = load_config(ex.get("profile"), ex.get("overrides") or [], root)
         stage = ex["stage"]
         dataset = pipes.partition_key or ex.get("dataset") or cfg.dataset
-        tags = run_tags(stage, dataset, cfg.profile, pipes.run_id)
-        with mlflow_run(
-            ex.get("tracking_uri") or cfg.tracking_uri(),
-            ex.get("experiment") or cfg.tracking.experiment,
-            run_name=f"{stage}/{dataset}",
-            tags=tags,
+        with stage_run(
+            cfg,
+            stage,
+            dataset,
+            dagster_run_id=pipes.run_id,
+            tracking_uri=ex.get("tracking_uri"),
+            experiment=ex.get("experiment"),
         ) as tracker:
             pipes.log.info(f"{stage}/{dataset}: MLflow run {tracker.run_id}, profile {cfg.profile}")
             echo = _ProgressTracker(tracker, pipes.log, stage)

@@ -44,6 +44,17 @@ def test_check_passes_then_names_a_deleted_file(corpus: Path, tmp_path: Path):
     assert "000008" not in res.stdout  # only the broken motion is named
 
 
+def test_synth_and_check_take_their_defaults_from_the_configuration(corpus: Path, tmp_path: Path):
+    out = tmp_path / "q"
+    res = run("data", "synth", "--out", str(out), "-p", "smoke", "-s", "data.procedural.motions=12")
+    assert res.returncode == 0, res.stderr
+    assert "wrote 12 motions" in res.stderr  # seed and max_primitives from the profile too
+    res = run("data", "check", str(corpus), "--set", "data.min_frames=190")
+    assert res.returncode == 1 and "motions outside 190..199 frames" in res.stdout
+    res = run("data", "check", str(corpus), "--min-frames", "40", "--set", "data.min_frames=190")
+    assert res.returncode == 0, res.stdout
+
+
 def test_check_of_a_folder_out_of_layout(tmp_path: Path):
     (tmp_path / "new_joint_vecs").mkdir()
     res = run("data", "check", str(tmp_path))

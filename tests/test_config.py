@@ -53,6 +53,8 @@ def test_paths_and_tracking_uri(project_root: Path, monkeypatch: pytest.MonkeyPa
         ("data.procedural.colour=red", "colour"),
         ("dataset=amass", "dataset"),
         ("data.min_frames", "must look like section.key=value"),
+        ("cot.limits.min_steps=7", r"min_steps \(7\) must not exceed cot.limits.max_steps \(6\)"),
+        ("cot.client.backoff=60", r"backoff \(60.0\) must not exceed cot.client.max_backoff"),
     ],
 )
 def test_bad_values_are_named(project_root: Path, override: str, message: str):

@@ -14,7 +14,7 @@ from motion_r1_core.cot.fidelity import (
     read_decompositions,
     summarise,
 )
-from motion_r1_core.data.procedural import _phrases
+from motion_r1_core.data.captions import phrases
 
 
 def test_every_step_and_paraphrase_of_the_corpus_gets_its_own_label(smoke_project) -> None:
@@ -22,7 +22,7 @@ def test_every_step_and_paraphrase_of_the_corpus_gets_its_own_label(smoke_projec
     n = 0
     for line in (corpus / "decompositions.jsonl").read_text().splitlines():
         for step in json.loads(line)["steps"]:
-            literal, paraphrases, _ = _phrases(step["action"], step["params"], "their")
+            literal, paraphrases, _ = phrases(step["action"], step["params"], "their")
             for text in [step["text"], literal, *paraphrases]:
                 assert label_step(text) == step["action"], text
                 n += 1

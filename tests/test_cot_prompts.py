@@ -69,6 +69,8 @@ def test_verdicts() -> None:
 def test_messages_hold_the_caption_examples_and_feedback() -> None:
     msgs = decompose_messages("a man jumps")
     assert msgs[0]["role"] == "system" and msgs[-1] == {"role": "user", "content": "a man jumps"}
+    assert "write 2 to 6 numbered steps" in msgs[0]["content"]  # cot.limits of params.yaml
+    assert "write 3 to 4 numbered steps" in decompose_messages("x", steps=(3, 4))[0]["content"]
     assert len(msgs) == 1 + 2 * len(EXAMPLES) + 1
     retry = decompose_messages("a man jumps", feedback="step 2 invents a kick", previous=GOOD)
     assert retry[-2] == {"role": "assistant", "content": GOOD}
@@ -100,7 +102,7 @@ def test_deterministic_checks() -> None:
     unsided = Chain(("A leg kicks forward.", "The leg lowers."), "kick with the left leg")
     assert check_chain(caption, unsided) == ["the caption says 'left' but no step does"]
     one = Chain(("The left leg kicks forward.",), "kick")
-    assert check_chain(caption, one) == ["1 steps; expected 2 to 8"]
+    assert check_chain(caption, one) == ["1 steps; expected 2 to 6"]
     dup = Chain(("The left leg kicks.", "the LEFT leg kicks!"), "kick")
     assert check_chain(caption, dup) == ["step 2 repeats step 1"]
     filler = Chain(("The left leg kicks forward.", "Repeat for three more minutes."), "kick")

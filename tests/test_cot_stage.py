@@ -22,9 +22,10 @@ from mlflow.tracking import MlflowClient
 from motion_r1_core.config import load_config
 from motion_r1_core.cot.fidelity import read_decompositions
 from motion_r1_core.cot.triplet_checks import validate_triplets
+from motion_r1_core.cot.triplets import select_captions
 from motion_r1_core.data.humanml3d import read_captions, read_split
 from motion_r1_core.data.mirror import has_side, swap_sides
-from motion_r1_core.stages.cot_triplets import run_cot_triplets, select_captions
+from motion_r1_core.stages.cot_triplets import run_cot_triplets
 from motion_r1_core.tracking import mlflow_run
 
 SECRET = "sk-test-0123456789abcdef"
@@ -171,7 +172,9 @@ def test_stage_writes_triplets_log_fidelity_and_reruns_for_free(
         for item, rec in zip(items, log, strict=True):
             if len(truth[item.motion_id]) == 1:
                 assert rec["status"] == "rejected" and len(rec["attempts"]) == cfg.cot.attempts
-                assert rec["attempts"][0]["reasons"] == ["1 steps; expected 2 to 8"]
+                lim = cfg.cot.limits
+                want = f"1 steps; expected {lim.min_steps} to {lim.max_steps}"
+                assert rec["attempts"][0]["reasons"] == [want]
             else:
                 assert rec["status"] == "accepted" and len(rec["attempts"]) == 1
                 assert rec["attempts"][0]["reasoning"].startswith("thinking about")

@@ -1,8 +1,7 @@
-"""Readers of the HumanML3D layout and the torch datasets, on a folder built from a real motion."""
+"""Readers of the HumanML3D layout, on a folder built from a real motion."""
 
 from __future__ import annotations
 
-import random
 import shutil
 from pathlib import Path
 
@@ -10,14 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from motion_r1_core.data import (
-    LayoutError,
-    MotionWindowDataset,
-    TextMotionDataset,
-    collate_pairs,
-    load_split,
-    read_captions,
-)
+from motion_r1_core.data import LayoutError, load_split, read_captions
 from motion_r1_core.data.humanml3d import check_layout, parse_caption_line
 
 SAMPLE = Path(__file__).parent / "fixtures" / "humanml3d-sample"
@@ -117,40 +109,6 @@ def test_read_captions_skips_blank_lines(tmp_path: Path):
     p = tmp_path / "a.txt"
     p.write_text("walk#walk/VERB#0.0#0.0\n\nrun#run/VERB#0.0#0.0\n")
     assert [c.text for c in read_captions(p)] == ["walk", "run"]
-
-
-def test_window_dataset_is_normalised(folder: Path):
-    records = load_split(folder, "train")
-    mean, std = np.load(folder / "Mean.npy"), np.load(folder / "Std.npy")
-    ds = MotionWindowDataset(records, mean, std, window=64)
-    assert len(ds) == 3  # the 70-frame sub-clip is long enough for one window
-    random.seed(0)
-    x = ds[0]
-    assert x.shape == (64, 263) and x.dtype == torch.float32
-    full = (records[0].features - mean) / std
-    # The window is a contiguous slice of the normalised motion.
-    starts = [s for s in range(full.shape[0] - 63) if np.allclose(full[s : s + 64], x.numpy())]
-    assert len(starts) == 1
-    with pytest.raises(ValueError, match="at least 500 frames"):
-        MotionWindowDataset(records, mean, std, window=500)
-
-
-def test_text_motion_pairs(folder: Path):
-    records = load_split(folder, "train")
-    mean, std = np.load(folder / "Mean.npy"), np.load(folder / "Std.npy")
-    ds = TextMotionDataset(records, mean, std, max_frames=64, all_captions=True)
-    assert len(ds) == 4  # two captions of 000001, one of the sub-clip, one of M000001
-    items = [ds[i] for i in range(len(ds))]
-    assert [it["caption"] for it in items[:2]] == [
-        "a person walks forward",
-        "someone strides ahead",
-    ]
-    assert all(it["length"] == 64 and it["motion"].shape == (64, 263) for it in items)
-    batch = collate_pairs(items)
-    assert batch["motion"].shape == (4, 64, 263) and batch["length"].tolist() == [64] * 4
-    short = TextMotionDataset(records, mean, std, max_frames=196)
-    lengths = sorted(short[i]["length"] for i in range(len(short)))
-    assert lengths == [68, 168, 168]  # 70 and 170 frames cropped to multiples of 4
 
 
 def test_reader_reproduces_the_procedural_corpus_exactly(tmp_path: Path):

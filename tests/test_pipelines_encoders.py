@@ -6,13 +6,12 @@ import json
 from pathlib import Path
 
 import dagster as dg
-from conftest import new_project
 from mlflow.tracking import MlflowClient
+from test_pipelines_tokenizer import materialize_with_pipes
 
 from pipelines.defs.data.assets import raw_motions
 from pipelines.defs.encoders.assets import text_motion_encoders
 from pipelines.defs.encoders.checks import text_motion_encoders_checks
-from pipelines.defs.resources import MlflowResource, PipelineConfigResource, StageLauncherResource
 
 OVERRIDES = [
     "data.procedural.motions=240",  # 36 test motions: one R-Precision group of 32
@@ -25,23 +24,8 @@ OVERRIDES = [
 
 
 def test_encoders_asset_runs_through_pipes_and_reports_its_checks(tmp_path: Path) -> None:
-    root = new_project(tmp_path / "project")
-    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}"
-    resources = {
-        "pipeline_config": PipelineConfigResource(
-            profile="smoke", overrides=OVERRIDES, root=str(root)
-        ),
-        "mlflow": MlflowResource(tracking_uri=uri),
-        "stage_launcher": StageLauncherResource(),
-    }
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [raw_motions, text_motion_encoders, text_motion_encoders_checks],
-            partition_key="procedural",
-            instance=instance,
-            resources=resources,
-        )
-        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assets = [raw_motions, text_motion_encoders, text_motion_encoders_checks]
+    root, uri, result, messages = materialize_with_pipes(tmp_path, OVERRIDES, assets)
     assert result.success
     progress = [m.split(":")[0] for m in messages if m.startswith("text_motion_encoders step ")]
     assert progress[:2] == ["text_motion_encoders step 10", "text_motion_encoders step 20"]

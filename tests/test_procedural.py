@@ -23,8 +23,8 @@ from motion_r1_core.features import feature_mean_std, recover_from_ric
 from motion_r1_core.skeleton import HUMANML3D
 
 FPS = 20
-L_WRIST, R_WRIST, L_SHOULDER, R_SHOULDER, HEAD = 20, 21, 16, 17, 15
-L_ANKLE, R_ANKLE = 7, 8
+(L_WRIST, R_WRIST), (L_SHOULDER, R_SHOULDER), HEAD = body.WRISTS, body.SHOULDERS, body.HEAD
+L_ANKLE, R_ANKLE = body.ANKLES
 
 
 def build(name: str, n: int | None = None, seed: int = 0, **overrides) -> tuple:
@@ -86,6 +86,17 @@ def test_fit_frames_respects_total_and_ranges():
     assert all(lo <= f <= hi for f, (lo, _, hi) in zip(frames, ranges, strict=True))
     short = fit_frames([(20, 25, 60)])
     assert short == [body.MIN_FRAMES]
+
+
+def test_named_joints_follow_the_skeleton():
+    names = HUMANML3D.joint_names
+    assert (names[body.NECK], names[body.CHEST], names[body.PELVIS]) == ("neck", "spine3", "pelvis")
+    assert [names[j] for j in body.COLLARS] == ["left_collar", "right_collar"]
+    assert [names[j] for j in body.TOES] == ["left_foot", "right_foot"]  # SMPL's toe joints
+    # the pose-driven joints: spine, neck, head and arms; the legs come from IK
+    assert body.UPPER == (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
+    with pytest.raises(KeyError, match="no joint 'tail'"):
+        HUMANML3D.joint("tail")
 
 
 # ------------------------------------------------------------------------------ primitives

@@ -14,12 +14,12 @@ import torch
 from motion_r1_core.data.humanml3d import load_mean_std, load_motions, read_split
 from motion_r1_core.features import feature_mean_std, mirror_joints, process_joints
 from motion_r1_core.stages.motion_tokens import run_motion_tokens
-from motion_r1_core.stages.motion_vqvae import CHECKPOINT, training_stats
+from motion_r1_core.stages.motion_vqvae import CURVES, training_stats
 from motion_r1_core.tracking import NullTracker
 from motion_r1_core.vqvae.evaluate import mpjpe_mm, reconstruction_metrics
 from motion_r1_core.vqvae.model import MotionVQVAE
 from motion_r1_core.vqvae.token_checks import validate_tokens
-from motion_r1_core.vqvae.tokenizer import MotionTokenizer, read_metadata
+from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer, read_metadata
 
 K = 128  # codebook size of the smoke profile (configs/smoke.yaml)
 
@@ -72,16 +72,7 @@ def test_stage_writes_metrics_curves_gifs_and_logs_them(smoke_tokenizer) -> None
     every = train.log_every
     assert steps == list(range(every, train.iterations + 1, every))
     row = {k: v for s, r in tracker.metrics if s == train.iterations for k, v in r.items()}
-    assert {
-        "loss",
-        "recon",
-        "joints",
-        "commit",
-        "perplexity",
-        "codes_used",
-        "lr",
-        "val_mpjpe_mm",
-    } <= row.keys()
+    assert set(CURVES) <= row.keys()
     assert train.milestones[-1] < train.iterations
     assert row["lr"] == pytest.approx(train.lr * train.gamma)  # past the last milestone
     assert tracker.params["vqvae.model.codebook_size"] == str(K)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from motion_r1_core.tracking import NullTracker, flatten, mlflow_run, public_params
+from motion_r1_core.config import load_config
+from motion_r1_core.tracking import NullTracker, flatten, mlflow_run, public_params, stage_run
 
 
 def test_flatten_and_secret_filter():
@@ -61,3 +62,26 @@ def test_null_tracker_records():
     t.log_metrics({"a": 1})
     t.log_params({"secret_key": "s", "b": 2})
     assert t.metrics == [(None, {"a": 1.0})] and t.params == {"b": "2"}
+
+
+def test_stage_run_names_tags_and_places_the_run(project_root: Path, tmp_path: Path):
+    cfg = load_config("smoke")
+    with stage_run(cfg, "raw_motions", "kit") as t:
+        pass
+    run = MlflowClient(tracking_uri=cfg.tracking_uri()).get_run(t.run_id)
+    assert run.info.run_name == "raw_motions/kit" and run.info.status == "FINISHED"
+    assert {"stage": "raw_motions", "dataset": "kit", "profile": "smoke"}.items() <= (
+        run.data.tags.items()
+    )
+    assert "dagster.run_id" not in run.data.tags
+    client = MlflowClient(tracking_uri=cfg.tracking_uri())
+    assert client.get_experiment(run.info.experiment_id).name == cfg.tracking.experiment
+
+    uri = f"sqlite:///{tmp_path / 'other.db'}"
+    with stage_run(
+        cfg, "motion_vqvae", "procedural", "d-1", uri, "exp", tags={"dagster.partition": "p"}
+    ) as t:
+        pass
+    run = MlflowClient(tracking_uri=uri).get_run(t.run_id)
+    assert run.data.tags["dagster.run_id"] == "d-1" and run.data.tags["dagster.partition"] == "p"
+    assert MlflowClient(tracking_uri=uri).get_experiment(run.info.experiment_id).name == "exp"

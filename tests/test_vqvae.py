@@ -179,3 +179,26 @@ def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path: Path) -> None:
     _train(tmp_path / "ck", iterations=20)
     _, summary = _train(tmp_path / "ck", iterations=30)  # iterations change the trajectory
     assert summary.resumed_from == 0 and summary.step == 30
+
+
+def test_validation_keeps_its_own_schedule_apart_from_logging(tmp_path: Path) -> None:
+    cfg = VQVAETrainConfig(
+        iterations=20, batch_size=2, window=16, warmup=0, milestones=(), log_every=5,
+        eval_every=7, checkpoint_every=100, device="cpu",
+    )  # fmt: skip
+    calls: list[int] = []
+
+    def validate(model: MotionVQVAE) -> dict[str, float]:
+        calls.append(1)
+        return {"calls": float(len(calls))}
+
+    torch.manual_seed(0)
+    mean, std = np.zeros(263, np.float32), np.ones(263, np.float32)
+    summary = train_vqvae(
+        MotionVQVAE(263, TINY), _motions(4), mean, std, cfg, tmp_path, validate=validate,
+        progress=False,
+    )  # fmt: skip
+    rows = {int(r["step"]): r for r in summary.history}
+    assert sorted(rows) == [5, 7, 10, 14, 15, 20]  # log rows, validation rows, the last step
+    assert {s: r["val_calls"] for s, r in rows.items() if "val_calls" in r} == {7: 1, 14: 2, 20: 3}
+    assert all("loss" in rows[s] for s in (5, 10, 15, 20)) and "loss" not in rows[7]

@@ -8,9 +8,10 @@ repeated steps, rambling.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from motion_r1_core.config import CoTLimitsConfig
 from motion_r1_core.cot.prompts import Chain
+from motion_r1_core.data.mirror import LEFT_RIGHT, SIDES, TURNING
 
 BODY_PARTS = frozenset(
     [
@@ -188,24 +189,18 @@ MOTION_WORDS = frozenset(
         "tilts",
     ]
 )
-# opposite word pairs: a chain may not use one where the caption only uses the other
-SIDES = frozenset(["left", "right", "clockwise", "counterclockwise"])  # never implicit
+# opposite word pairs: a chain may not use one where the caption only uses the other; side words
+# (SIDES, from data.mirror) are never implicit: a step must say them
 OPPOSITES = (
-    ("left", "right"),
+    LEFT_RIGHT,
     ("forward", "backward"),
     ("forwards", "backwards"),
-    ("clockwise", "counterclockwise"),
+    TURNING,
 )
 
 
-@dataclass(frozen=True)
-class ChainLimits:
-    """Bounds of the deterministic checks."""
-
-    min_steps: int = 2
-    max_steps: int = 8
-    max_step_words: int = 30
-    max_plan_words: int = 40
+# The bounds of the deterministic checks are the section `cot.limits` (defaults in params.yaml).
+ChainLimits = CoTLimitsConfig
 
 
 def _words(text: str) -> list[str]:

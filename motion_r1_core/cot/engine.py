@@ -19,11 +19,13 @@ A spent budget stops the run cleanly: captions not finished are `unanswered`.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from motion_r1_core.cot.cache import CachedClient
@@ -122,7 +124,8 @@ def decompose_caption(
     previous: str | None = None
     try:
         for number in range(1, settings.attempts + 1):
-            msgs = decompose_messages(caption, feedback, previous)
+            steps = (settings.limits.min_steps, settings.limits.max_steps)
+            msgs = decompose_messages(caption, feedback, previous, steps)
             answer, cached = client.complete(
                 msgs, settings.sampling, PROMPT_VERSION, sample=number - 1
             )
@@ -191,3 +194,10 @@ def run_engine(
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         return list(pool.map(one, captions))
+
+
+def read_statuses(path: Path) -> list[str]:
+    """The status of each caption in a verification log (JSON lines of `log_record()`), in
+    order; a missing file raises FileNotFoundError, a record without a status KeyError."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["status"] for line in lines if line.strip()]

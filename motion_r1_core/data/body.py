@@ -27,28 +27,67 @@ LEFT, RIGHT = 0, 1
 SIDE = (1.0, -1.0)  # +x is the subject's left
 MIN_FRAMES, MAX_FRAMES = 41, 197  # joint frames: 40..196 feature rows, as HumanML3D keeps
 
+# ------------------------------------------------------------------------------------ joints
+# Joint indices by name (the skeleton's SMPL order); pairs are (left, right), indexed by LEFT
+# and RIGHT.
+
+
+def _pair(part: str) -> tuple[int, int]:
+    return HUMANML3D.joint(f"left_{part}"), HUMANML3D.joint(f"right_{part}")
+
+
+PELVIS = HUMANML3D.joint("pelvis")
+SPINE = tuple(HUMANML3D.joint(f"spine{i}") for i in (1, 2, 3))  # lower back to chest
+CHEST = SPINE[-1]  # spine3: the collars hang from it
+NECK, HEAD = HUMANML3D.joint("neck"), HUMANML3D.joint("head")
+HIPS, KNEES, ANKLES = _pair("hip"), _pair("knee"), _pair("ankle")
+TOES = _pair("foot")  # SMPL's "foot" joint sits at the toes
+COLLARS, SHOULDERS = _pair("collar"), _pair("shoulder")
+ELBOWS, WRISTS = _pair("elbow"), _pair("wrist")
+# joints driven by pose rotations (`Segment.upper`), in index order; the legs come from IK
+UPPER = tuple(sorted((*SPINE, NECK, HEAD, *COLLARS, *SHOULDERS, *ELBOWS, *WRISTS)))
+
 # --------------------------------------------------------------------------------- rest pose
 # A natural standing rest pose (arms hanging, shoulders beside the neck, head above it, feet
 # pointing forward and down to the toes). The HumanML3D `raw_offsets` are only the reference axes
 # of its IK; the feature code recovers rotations from positions, so any rest pose works as long as
 # the bone lengths are the target subject's.
-_REST_DIRECTIONS = np.array([
-    (0, 0, 0), (0.8, -0.6, 0), (-0.8, -0.6, 0), (0, 1, 0), (0, -1, 0), (0, -1, 0),
-    (0, 1, 0), (0, -1, 0), (0, -1, 0), (0, 1, 0), (0, -0.4, 0.917), (0, -0.4, 0.917),
-    (0, 1, 0), (0.45, 0.89, 0), (-0.45, 0.89, 0), (0, 1, 0.1), (0.96, 0.28, 0),
-    (-0.96, 0.28, 0), (0, -1, 0), (0, -1, 0), (0, -1, 0), (0, -1, 0)])
+_REST_DIRECTIONS = np.array(  # one row per joint, the bone from its parent
+    [
+        (0, 0, 0),  # pelvis
+        (0.8, -0.6, 0),  # left_hip
+        (-0.8, -0.6, 0),  # right_hip
+        (0, 1, 0),  # spine1
+        (0, -1, 0),  # left_knee
+        (0, -1, 0),  # right_knee
+        (0, 1, 0),  # spine2
+        (0, -1, 0),  # left_ankle
+        (0, -1, 0),  # right_ankle
+        (0, 1, 0),  # spine3
+        (0, -0.4, 0.917),  # left_foot
+        (0, -0.4, 0.917),  # right_foot
+        (0, 1, 0),  # neck
+        (0.45, 0.89, 0),  # left_collar
+        (-0.45, 0.89, 0),  # right_collar
+        (0, 1, 0.1),  # head
+        (0.96, 0.28, 0),  # left_shoulder
+        (-0.96, 0.28, 0),  # right_shoulder
+        (0, -1, 0),  # left_elbow
+        (0, -1, 0),  # right_elbow
+        (0, -1, 0),  # left_wrist
+        (0, -1, 0),  # right_wrist
+    ]
+)
 _norms = np.linalg.norm(_REST_DIRECTIONS, axis=1, keepdims=True)
-REST_OFFSETS = (_REST_DIRECTIONS / np.maximum(_norms, 1e-9)
-                * HUMANML3D.bone_lengths[:, None].astype(np.float64))
+REST_OFFSETS = (
+    _REST_DIRECTIONS / np.maximum(_norms, 1e-9) * HUMANML3D.bone_lengths[:, None].astype(np.float64)
+)
 
-HIPS, KNEES, ANKLES = (1, 2), (4, 5), (7, 8)
-SHOULDERS, ELBOWS, WRISTS = (16, 17), (18, 19), (20, 21)
-UPPER = (3, 6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)  # joints driven by pose rotations
 THIGH = np.linalg.norm(REST_OFFSETS[list(KNEES)], axis=-1)  # (left, right) metres
 SHIN = np.linalg.norm(REST_OFFSETS[list(ANKLES)], axis=-1)
-FOOT = float(np.linalg.norm(REST_OFFSETS[10]))  # ankle to toe joint
-FOOT_DROP = float(np.arcsin(-REST_OFFSETS[10, 1] / FOOT))  # toes below the ankle, flat foot
-ANKLE_HEIGHT = 0.02 - REST_OFFSETS[10, 1]  # toe joint 2 cm above the floor with the foot flat
+FOOT = float(np.linalg.norm(REST_OFFSETS[TOES[LEFT]]))  # ankle to toe joint
+FOOT_DROP = float(np.arcsin(-REST_OFFSETS[TOES[LEFT], 1] / FOOT))  # toes below the ankle, flat
+ANKLE_HEIGHT = 0.02 - REST_OFFSETS[TOES[LEFT], 1]  # toe joint 2 cm above the floor, foot flat
 FOOT_HALF_WIDTH = 0.10
 REACH = 0.985  # fraction of the leg length a stance leg may stretch to (no locked knees)
 STAND_HEIGHT = float(ANKLE_HEIGHT + np.min(-REST_OFFSETS[list(HIPS), 1] + REACH * (THIGH + SHIN)))
@@ -99,12 +138,15 @@ def value_at(arr: np.ndarray, t: float) -> np.ndarray:
 
 
 def as_tensor(x: np.ndarray) -> torch.Tensor:
+    """A float64 tensor of an array (same shape), made contiguous first."""
     return torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)
 
 
 # -------------------------------------------------------------------------------- kinematics
 def forward_kinematics(
-    local: torch.Tensor, root: torch.Tensor, offsets: torch.Tensor,
+    local: torch.Tensor,
+    root: torch.Tensor,
+    offsets: torch.Tensor,
     parents: tuple[int, ...] = HUMANML3D.parents,
 ) -> torch.Tensor:
     """Joint positions (T, J, 3) from local rotations (T, J, 3, 3), root path (T, 3), rest
@@ -123,7 +165,10 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 
 
 def two_bone_ik(
-    root: torch.Tensor, target: torch.Tensor, l1: torch.Tensor, l2: torch.Tensor,
+    root: torch.Tensor,
+    target: torch.Tensor,
+    l1: torch.Tensor,
+    l2: torch.Tensor,
     pole: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Global rotations (..., 3, 3) of a limb's two bones so that its end reaches `target`.
@@ -155,7 +200,8 @@ def arm_rotvecs(side: float, flex, abd, twist=0.0, elbow=0.0) -> np.ndarray:
     outwards about its own axis, elbow bends the forearm. Angles broadcast to (n,).
     """
     flex, abd, twist, elbow = np.broadcast_arrays(
-        *(np.atleast_1d(np.asarray(a, dtype=float)) for a in (flex, abd, twist, elbow)))
+        *(np.atleast_1d(np.asarray(a, dtype=float)) for a in (flex, abd, twist, elbow))
+    )
     angles = as_tensor(np.stack([side * abd, -flex, side * twist], -1))
     shoulder = roma.rotmat_to_rotvec(roma.euler_to_rotmat("ZXY", angles)).numpy()
     elbow_rv = np.zeros_like(shoulder)
@@ -221,8 +267,9 @@ def standing_body(xz: np.ndarray | None = None, yaw: float = 0.0) -> Body:
 def seated_body(seat_height: float, seat_back: float, yaw: float = 0.0) -> Body:
     """A body sitting on an (invisible) chair: pelvis `seat_back` behind the feet."""
     body = standing_body(yaw=yaw)
-    return Body(-seat_back * forward_dir(yaw), float(yaw), seat_height, body.feet,
-                body.foot_yaw, True)
+    return Body(
+        -seat_back * forward_dir(yaw), float(yaw), seat_height, body.feet, body.foot_yaw, True
+    )
 
 
 @dataclass
@@ -249,14 +296,27 @@ class Segment:
         """The body standing (or sitting) still for n frames."""
         pose = SEATED_UPPER if body.seated else NEUTRAL_UPPER
         tilt = np.array([SEATED_LEAN if body.seated else 0.0, 0, 0])
-        return cls(np.tile(body.xz, (n, 1)), np.full(n, body.yaw), np.full(n, body.height),
-                   np.tile(tilt, (n, 1)), np.tile(pose, (n, 1, 1)), np.tile(body.feet, (n, 1, 1)),
-                   np.tile(body.foot_yaw, (n, 1)), np.zeros((n, 2)))
+        return cls(
+            np.tile(body.xz, (n, 1)),
+            np.full(n, body.yaw),
+            np.full(n, body.height),
+            np.tile(tilt, (n, 1)),
+            np.tile(pose, (n, 1, 1)),
+            np.tile(body.feet, (n, 1, 1)),
+            np.tile(body.foot_yaw, (n, 1)),
+            np.zeros((n, 2)),
+        )
 
     def end(self, seated: bool = False) -> Body:
         """The body state at the last frame."""
-        return Body(self.xz[-1].copy(), float(self.yaw[-1]), float(self.height[-1]),
-                    self.feet[-1].copy(), self.foot_yaw[-1].copy(), seated)
+        return Body(
+            self.xz[-1].copy(),
+            float(self.yaw[-1]),
+            float(self.height[-1]),
+            self.feet[-1].copy(),
+            self.foot_yaw[-1].copy(),
+            seated,
+        )
 
     def __len__(self) -> int:
         return len(self.yaw)

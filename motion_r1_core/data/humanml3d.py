@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motion_r1_core.features import seconds_to_frames
 from motion_r1_core.skeleton import skeleton_for_dim
 
 SPLITS = ("train", "val", "test")
@@ -200,7 +201,7 @@ def iter_samples(
         if cap.whole:
             whole.append(cap)
             continue
-        clip = features[int(cap.start * fps) : int(cap.end * fps)]
+        clip = features[seconds_to_frames(cap.start, fps) : seconds_to_frames(cap.end, fps)]
         if in_range(len(clip)):
             name = f"{motion_id}#{cap.start:g}#{cap.end:g}"
             out.append(MotionRecord(name, motion_id, clip, (cap,)))

@@ -19,16 +19,16 @@ import numpy as np
 import torch
 
 from motion_r1_core.data.humanml3d import Caption, MotionRecord
-from motion_r1_core.features import mirror_joints, process_joints
+from motion_r1_core.features import mirror_joints, process_joints, seconds_to_frames
 from motion_r1_core.skeleton import Skeleton
 
-SIDES = {
-    "left": "right",
-    "right": "left",
-    "clockwise": "counterclockwise",
-    "counterclockwise": "clockwise",
-    "anticlockwise": "clockwise",
-}
+# The side words, defined once for the whole project (mirroring, caption tagging, CoT checks):
+# the subject's sides and the turning senses, each pair a word and its mirror image.
+LEFT_RIGHT = ("left", "right")
+TURNING = ("clockwise", "counterclockwise")
+SIDE_PAIRS = (LEFT_RIGHT, TURNING)
+# word -> its mirror image; "anticlockwise" is only read, a mirror writes "clockwise"
+SIDES = {w: o for a, b in SIDE_PAIRS for w, o in ((a, b), (b, a))} | {"anticlockwise": "clockwise"}
 _SIDE_RE = re.compile(r"\b(" + "|".join(sorted(SIDES, key=len, reverse=True)) + r")\b", re.I)
 
 
@@ -84,7 +84,8 @@ def mirrored_records(
         feats = whole[r.motion_id]
         cap = r.captions[0]
         if r.name != r.motion_id:  # a sub-clip: the same frames of the mirrored motion
-            feats = feats[int(cap.start * skeleton.fps) : int(cap.end * skeleton.fps)]
+            fps = skeleton.fps
+            feats = feats[seconds_to_frames(cap.start, fps) : seconds_to_frames(cap.end, fps)]
         else:
             feats = feats[: r.n_frames]
         caps = tuple(mirror_caption(c) for c in r.captions)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -37,13 +37,13 @@ from motion_r1_core.data.humanml3d import (
     parse_caption_line,
     read_ids,
 )
-from motion_r1_core.expectations import run_suite
+from motion_r1_core.expectations import CheckFailure, TableReport, run_suite
 from motion_r1_core.skeleton import SKELETONS
 
 VEC, JOINTS, TEXTS = "new_joint_vecs", "new_joints", "texts"
 JOINTS_FOR_DIM = {sk.feature_dim: sk.n_joints for sk in SKELETONS.values()}  # 263: 22, 251: 21
-CHECKS = ("layout", "files", "readable", "dims", "frames", "finite", "lengths", "captions",
-          "splits", "normalization")
+CHECKS = ("layout", "files", "readable", "dims", "frames", "finite", "lengths", "captions")
+CHECKS += ("splits", "normalization")  # the report's order
 
 # Per-dataset policy for `validate_dataset_folder`. Real HumanML3D / KIT-ML ship motions outside
 # the frame window that their readers drop, so only a share must lie inside; the procedural
@@ -55,102 +55,35 @@ MAX_FRAMES = MAX_LEN_EXCLUSIVE - 1  # the reference readers drop motions of 200 
 
 # -------------------------------------------------------------------------------------- results
 @dataclass(frozen=True)
-class CheckFailure:
-    """One failed check: its name (see module doc), what is wrong, the files (relative paths)."""
-
-    check: str
-    detail: str
-    files: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class TableReport:
-    """Outcome of a suite of checks over one table: failures (CheckFailure.files holds the ids
-    of the failing rows) and plain-number stats. Subclasses name their rows and checks."""
-
-    path: Path
-    n_rows: int
-    failures: tuple[CheckFailure, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)
-    rows_name: ClassVar[str] = "rows"
-    checks_name: ClassVar[str] = "table"
-
-    @property
-    def ok(self) -> bool:
-        """True when every check held."""
-        return not self.failures
-
-    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
-        """The failures whose check is one of `checks`."""
-        return tuple(f for f in self.failures if f.check in checks)
-
-    def format(self, max_ids: int = 10) -> str:
-        """A readable report: header, then `[check] detail` and up to `max_ids` row ids."""
-        head = f"{self.path}: {self.n_rows} {self.rows_name}"
-        if self.ok:
-            return f"{head}: all {self.checks_name} checks passed"
-        lines = [f"{head}: {len(self.failures)} failed check(s)"]
-        for f in self.failures:
-            lines.append(f"[{f.check}] {f.detail}")
-            lines += [f"    {i}" for i in f.files[:max_ids]]
-            if len(f.files) > max_ids:
-                lines.append(f"    ... and {len(f.files) - max_ids} more")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class ValidationReport:
+class ValidationReport(TableReport):
     """Outcome of `validate_motion_folder`.
 
     Attributes:
-        folder: the folder validated.
-        n_motions: IDs with a features file (new_joint_vecs/ID.npy) on disk.
+        path: the folder validated (also `folder`).
+        n_rows: IDs with a features file (new_joint_vecs/ID.npy) on disk (also `n_motions`).
         n_texts: IDs with a text file on disk.
         failures: the failed checks, in the order of CHECKS; empty when the folder is valid.
+            CheckFailure.files holds paths relative to the folder.
         stats: plain numbers (feature_dim, frames, captions, split sizes, seconds).
     """
 
-    folder: Path
-    n_motions: int
-    n_texts: int
-    failures: tuple[CheckFailure, ...] = ()
-    stats: dict[str, Any] = field(default_factory=dict)
+    n_texts: int = 0
+    rows_name: ClassVar[str] = "motions"
+    checks_name: ClassVar[str] = ""
 
     @property
-    def ok(self) -> bool:
-        """True when no check failed."""
-        return not self.failures
+    def folder(self) -> Path:
+        """The folder validated."""
+        return self.path
 
-    def failed_checks(self) -> tuple[str, ...]:
-        """Names of the failed checks, in report order, without repeats."""
-        return tuple(dict.fromkeys(f.check for f in self.failures))
+    @property
+    def n_motions(self) -> int:
+        """IDs with a features file on disk."""
+        return self.n_rows
 
-    def failures_for(self, *checks: str) -> tuple[CheckFailure, ...]:
-        """The failures whose check is one of `checks`."""
-        return tuple(f for f in self.failures if f.check in checks)
-
-    def format(self, max_files: int = 10, checks: tuple[str, ...] | None = None) -> str:
-        """A readable report: a header, then `[check] detail` and the files of each failure.
-
-        At most `max_files` files per failure, then "... and N more"; `checks` restricts the
-        failures listed (the header still counts all).
-        """
-        head = f"{self.folder}: {self.n_motions} motions, {self.n_texts} texts"
-        if self.ok:
-            return f"{head}: all checks passed"
-        lines = [f"{head}: {len(self.failures)} failed check(s)"]
-        for f in self.failures:
-            if checks is None or f.check in checks:
-                lines.append(f"[{f.check}] {f.detail}")
-                lines += [f"    {p}" for p in f.files[:max_files]]
-                if len(f.files) > max_files:
-                    lines.append(f"    ... and {len(f.files) - max_files} more")
-        return "\n".join(lines)
-
-    def to_markdown(self, max_files: int = 10) -> str:
-        """The report as markdown: a status line and the `format()` text in a code block."""
-        status = "passed" if self.ok else f"**{len(self.failures)} failed check(s)**"
-        return f"Validation {status}\n\n```\n{self.format(max_files)}\n```"
+    def header(self) -> str:
+        """The first line of `format()`: the folder, its motions and texts."""
+        return f"{self.path}: {self.n_rows} motions, {self.n_texts} texts"
 
 
 # ------------------------------------------------------------------------------ reading a folder
@@ -204,14 +137,29 @@ def _normalization(folder: Path, dim: int | None) -> tuple[list[CheckFailure], i
         dim = int(mean.shape[0])
     for name, a in arrays.items():
         if a.ndim != 1 or (dim is not None and a.shape[0] != dim):
-            out.append(CheckFailure("normalization", f"{name} is {a.shape}, expected ({dim},)",
-                                    (name,)))
+            out.append(
+                CheckFailure("normalization", f"{name} is {a.shape}, expected ({dim},)", (name,))
+            )
         elif not np.isfinite(a).all():
             out.append(CheckFailure("normalization", f"{name} holds NaN or inf", (name,)))
         elif name == "Std.npy" and (a <= 0).any():
-            out.append(CheckFailure("normalization", f"Std.npy has {(a <= 0).sum()} entries <= 0 "
-                                    "(normalising divides by it)", (name,)))
+            out.append(
+                CheckFailure(
+                    "normalization",
+                    f"Std.npy has {(a <= 0).sum()} entries <= 0 (normalising divides by it)",
+                    (name,),
+                )
+            )
     return out, dim
+
+
+# the files of an ID: kind -> (folder, extension, the columns reading it fills in)
+_FILES = {
+    "vec": (VEC, ".npy", ("vec_rows", "vec_dim", "finite")),
+    "joints": (JOINTS, ".npy", ("joints_rows", "joints_shape", "joints_finite")),
+    "text": (TEXTS, ".txt", ("n_captions", "empty_captions", "bad_caption_lines")),
+}
+_COUNTS = {"vec_rows", "joints_rows", "n_captions", "empty_captions", "bad_caption_lines"}
 
 
 def _motion_table(folder: Path, split_ids: dict[str, list[str]]) -> pd.DataFrame:
@@ -220,37 +168,30 @@ def _motion_table(folder: Path, split_ids: dict[str, list[str]]) -> pd.DataFrame
     Unknown values (a missing or unreadable file) are NaN/None, which the column expectations
     skip, so such a file is reported once (by `files` or `readable`), not by every check.
     """
-    on_disk = {d: {e.name[: -len(ext)] for e in os.scandir(folder / d) if e.name.endswith(ext)}
-               for d, ext in ((VEC, ".npy"), (JOINTS, ".npy"), (TEXTS, ".txt"))}
+    on_disk = {
+        d: {e.name[: -len(ext)] for e in os.scandir(folder / d) if e.name.endswith(ext)}
+        for d, ext, _ in _FILES.values()
+    }
     splits_of: dict[str, list[str]] = {}
     for split, ids in split_ids.items():
         for i in ids:
             splits_of.setdefault(i, []).append(split)
     rows = []
     for i in sorted(set(splits_of).union(*on_disk.values())):
-        row: dict[str, Any] = {
-            "id": i, "split": ",".join(splits_of.get(i, [])), "n_splits": len(splits_of.get(i, [])),
-            "has_vec": i in on_disk[VEC], "has_joints": i in on_disk[JOINTS],
-            "has_text": i in on_disk[TEXTS],
-            "vec_rows": np.nan, "vec_dim": None, "finite": None,
-            "joints_rows": np.nan, "joints_shape": None, "joints_finite": None,
-            "n_captions": np.nan, "empty_captions": np.nan, "bad_caption_lines": np.nan,
-            "load_error": None, "error_files": (),
-        }
+        listed = splits_of.get(i, [])
+        row: dict[str, Any] = {"id": i, "split": ",".join(listed), "n_splits": len(listed)}
+        for kind, (d, _, columns) in _FILES.items():
+            row[f"has_{kind}"] = i in on_disk[d]
+            row |= {c: np.nan if c in _COUNTS else None for c in columns}  # unknown until read
+        row |= {"load_error": None, "error_files": ()}
         errors = []
-        for kind, rel in (("vec", f"{VEC}/{i}.npy"), ("joints", f"{JOINTS}/{i}.npy"),
-                          ("text", f"{TEXTS}/{i}.txt")):
+        for kind, (d, ext, columns) in _FILES.items():
             if not row[f"has_{kind}"]:
                 continue
+            rel = f"{d}/{i}{ext}"
             try:
-                if kind == "vec":
-                    row["vec_rows"], row["vec_dim"], row["finite"] = _array_info(folder / rel)
-                elif kind == "joints":
-                    row["joints_rows"], row["joints_shape"], row["joints_finite"] = (
-                        _array_info(folder / rel))
-                else:
-                    row["n_captions"], row["empty_captions"], row["bad_caption_lines"] = (
-                        _caption_counts(folder / rel))
+                read = _caption_counts if kind == "text" else _array_info
+                row |= dict(zip(columns, read(folder / rel), strict=True))
             except Exception as e:  # a corrupt file is a finding, not a crash
                 errors.append((rel, f"{rel}: {e}"))
         if errors:
@@ -275,40 +216,57 @@ def _rules(dim: int, min_frames: int, max_frames: int, mostly: float) -> list[_R
     E, j = gx.expectations, JOINTS_FOR_DIM[dim]
     vec, joints, text = f"{VEC}/{{id}}.npy", f"{JOINTS}/{{id}}.npy", f"{TEXTS}/{{id}}.txt"
 
+    def inset(column: str, values: list[Any]) -> Any:
+        return E.ExpectColumnValuesToBeInSet(column=column, value_set=values)
+
+    def between(column: str, lo: int | None = None, hi: int | None = None, **kw: Any) -> Any:
+        return E.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi, **kw)
+
     def present(column: str) -> Any:  # presence is required of IDs named by a split file
-        return E.ExpectColumnValuesToBeInSet(column=column, value_set=[True],
-                                             row_condition="n_splits>0", condition_parser="pandas")
+        return E.ExpectColumnValuesToBeInSet(
+            column=column, value_set=[True], row_condition="n_splits>0", condition_parser="pandas"
+        )
 
     def zero(column: str) -> Any:
-        return E.ExpectColumnValuesToBeBetween(column=column, min_value=0, max_value=0)
+        return between(column, 0, 0)
 
+    no_error = E.ExpectColumnValuesToBeNull(column="load_error")
+    same_frames = E.ExpectColumnPairValuesToBeEqual(
+        column_A="vec_rows", column_B="joints_rows", ignore_row_if="either_value_is_missing"
+    )
+    lengths = between("vec_rows", min_frames, max_frames, mostly=mostly)
     return [
         _Rule("files", "split IDs without a features file", (vec,), present("has_vec"), False),
         _Rule("files", "split IDs without a joints file", (joints,), present("has_joints"), False),
         _Rule("files", "split IDs without a text file", (text,), present("has_text"), False),
-        _Rule("readable", "files that cannot be read", ("{errors}",),
-              E.ExpectColumnValuesToBeNull(column="load_error")),
-        _Rule("dims", f"features not (T, {dim})", (vec,),
-              E.ExpectColumnValuesToBeInSet(column="vec_dim", value_set=[str(dim)])),
-        _Rule("dims", f"joints not (T, {j}, 3)", (joints,),
-              E.ExpectColumnValuesToBeInSet(column="joints_shape", value_set=[f"{j}x3"])),
-        _Rule("frames", "motions whose joints and features differ in frames", (vec, joints),
-              E.ExpectColumnPairValuesToBeEqual(column_A="vec_rows", column_B="joints_rows",
-                                                ignore_row_if="either_value_is_missing"), False),
-        _Rule("finite", "features with NaN or inf", (vec,),
-              E.ExpectColumnValuesToBeInSet(column="finite", value_set=[True]), False),
-        _Rule("finite", "joints with NaN or inf", (joints,),
-              E.ExpectColumnValuesToBeInSet(column="joints_finite", value_set=[True]), False),
-        _Rule("lengths", f"motions outside {min_frames}..{max_frames} frames", (vec,),
-              E.ExpectColumnValuesToBeBetween(column="vec_rows", min_value=min_frames,
-                                              max_value=max_frames, mostly=mostly)),
-        _Rule("captions", "text files without a caption", (text,),
-              E.ExpectColumnValuesToBeBetween(column="n_captions", min_value=1), False),
+        _Rule("readable", "files that cannot be read", ("{errors}",), no_error),
+        _Rule("dims", f"features not (T, {dim})", (vec,), inset("vec_dim", [str(dim)])),
+        _Rule("dims", f"joints not (T, {j}, 3)", (joints,), inset("joints_shape", [f"{j}x3"])),
+        _Rule(
+            "frames",
+            "motions whose joints and features differ in frames",
+            (vec, joints),
+            same_frames,
+            False,
+        ),
+        _Rule("finite", "features with NaN or inf", (vec,), inset("finite", [True]), False),
+        _Rule("finite", "joints with NaN or inf", (joints,), inset("joints_finite", [True]), False),
+        _Rule("lengths", f"motions outside {min_frames}..{max_frames} frames", (vec,), lengths),
+        _Rule("captions", "text files without a caption", (text,), between("n_captions", 1), False),
         _Rule("captions", "text files with an empty caption", (text,), zero("empty_captions")),
-        _Rule("captions", "text files with lines not caption#tokens#start#end", (text,),
-              zero("bad_caption_lines")),
-        _Rule("splits", "IDs listed in more than one split (or twice)", ("{splits}",),
-              E.ExpectColumnValuesToBeBetween(column="n_splits", min_value=0, max_value=1), False),
+        _Rule(
+            "captions",
+            "text files with lines not caption#tokens#start#end",
+            (text,),
+            zero("bad_caption_lines"),
+        ),
+        _Rule(
+            "splits",
+            "IDs listed in more than one split (or twice)",
+            ("{splits}",),
+            between("n_splits", 0, 1),
+            False,
+        ),
     ]
 
 
@@ -322,8 +280,9 @@ def _failure(rule: _Rule, result: Any, table: pd.DataFrame) -> CheckFailure:
     """A failed expectation as a CheckFailure naming the offending IDs' files."""
     info = result.exception_info or {}
     if info.get("raised_exception"):
-        return CheckFailure(rule.check, f"{rule.what}: the expectation raised "
-                            f"{info.get('exception_message')}")
+        return CheckFailure(
+            rule.check, f"{rule.what}: the expectation raised {info.get('exception_message')}"
+        )
     ids = [row["id"] for row in result.result.get("unexpected_index_list") or []]
     rows = table.loc[ids]
     files: list[str] = []
@@ -341,8 +300,12 @@ def _failure(rule: _Rule, result: Any, table: pd.DataFrame) -> CheckFailure:
     elif rule.check == "splits":
         detail += ": " + ", ".join(f"{i} in {s}" for i, s in rows["split"].head(5).items())
     elif rule.show_values:
-        shown = sorted({str(int(v)) if isinstance(v, float) else str(v)
-                        for v in result.result.get("unexpected_list") or []})
+        shown = sorted(
+            {
+                str(int(v)) if isinstance(v, float) else str(v)
+                for v in result.result.get("unexpected_list") or []
+            }
+        )
         detail += f" (found {', '.join(shown[:5])}{', ...' if len(shown) > 5 else ''})"
     return CheckFailure(rule.check, detail, tuple(dict.fromkeys(files)))
 
@@ -373,17 +336,18 @@ def validate_motion_folder(
     t0 = time.perf_counter()
     folder = Path(folder)
     if layout := _layout_failures(folder):
-        return ValidationReport(folder, 0, 0, tuple(layout), {"seconds": time.perf_counter() - t0})
+        seconds = {"seconds": time.perf_counter() - t0}
+        return ValidationReport(folder, 0, tuple(layout), seconds)
 
     failures, dim = _normalization(folder, feature_dim)
     split_ids = {s: read_ids(folder / f"{s}.txt") for s in SPLITS}
     table = _motion_table(folder, split_ids)
     if dim not in JOINTS_FOR_DIM:
-        failures.append(CheckFailure("dims", (
-            f"feature width {dim} from {'feature_dim' if feature_dim else 'Mean.npy'} is neither "
-            "263 (HumanML3D) nor 251 (KIT)" if dim is not None
-            else "cannot infer the feature width: Mean.npy is not a 1-D array"),
-            () if feature_dim else ("Mean.npy",)))
+        source = "feature_dim" if feature_dim else "Mean.npy"
+        what = f"feature width {dim} from {source} is neither 263 (HumanML3D) nor 251 (KIT)"
+        if dim is None:
+            what = "cannot infer the feature width: Mean.npy is not a 1-D array"
+        failures.append(CheckFailure("dims", what, () if feature_dim else ("Mean.npy",)))
         # go on with the most common width, so one broken Mean.npy still gets every other check
         widths = table["vec_dim"].dropna() if len(table) else pd.Series(dtype=str)
         common = widths.mode().iloc[0] if len(widths) else ""
@@ -410,7 +374,7 @@ def validate_motion_folder(
     }
     n_motions = 0 if empty else int(table["has_vec"].sum())
     n_texts = 0 if empty else int(table["has_text"].sum())
-    return ValidationReport(folder, n_motions, n_texts, tuple(failures), stats)
+    return ValidationReport(folder, n_motions, tuple(failures), stats, n_texts=n_texts)
 
 
 def validate_dataset_folder(folder: Path, dataset: str, min_frames: int = 40) -> ValidationReport:

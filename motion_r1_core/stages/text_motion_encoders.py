@@ -20,6 +20,7 @@ whether an encoder distinguishes "left" from "right" at all (chance 0.5).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from motion_r1_core.config import Config
+from motion_r1_core.config import Config, EncodersConfig
 from motion_r1_core.data.humanml3d import MotionRecord, load_mean_std, load_split, read_split
 from motion_r1_core.data.mirror import has_side, mirrored_records, swap_sides
 from motion_r1_core.encoders.model import (
@@ -39,9 +40,10 @@ from motion_r1_core.encoders.model import (
 )
 from motion_r1_core.encoders.train import PairData, retrieval_recall, train_encoder
 from motion_r1_core.evaluation.protocol import TABLE_HEADER, evaluate
+from motion_r1_core.expectations import CheckOutcome, metrics_outcome
+from motion_r1_core.runtime import resolve_device
 from motion_r1_core.skeleton import skeleton_for_dim
-from motion_r1_core.tracking import Tracker
-from motion_r1_core.vqvae.train import resolve_device
+from motion_r1_core.tracking import Tracker, log_stage
 
 ROLES = ("reward", "evaluator")
 RECALL_KS = (1, 5, 10)
@@ -125,6 +127,45 @@ def agreement(
     return out
 
 
+def retrieval_check(metrics_path: Path, e: EncodersConfig) -> CheckOutcome:
+    """Does the evaluator retrieve? From the stage's metrics.json: passed when the "Real" row's
+    R-Precision top-3 >= `e.min_real_top3` and that of caption-shuffled motions <=
+    `e.max_shuffled_top3`. A missing file fails."""
+
+    def judge(m: Mapping[str, Any]) -> CheckOutcome:
+        real, shuffled = m["real/top3"], m["real/top3_shuffled"]
+        return CheckOutcome(
+            real >= e.min_real_top3 and shuffled <= e.max_shuffled_top3,
+            {
+                "real_top3": real,
+                "min_real_top3": e.min_real_top3,
+                "shuffled_top3": shuffled,
+                "max_shuffled_top3": e.max_shuffled_top3,
+                "real_fid": m["real/fid"],
+            },
+        )
+
+    return metrics_outcome(metrics_path, judge)
+
+
+def agreement_check(metrics_path: Path, e: EncodersConfig) -> CheckOutcome:
+    """Do reward and evaluator differ? From the stage's metrics.json (see `agreement`): passed
+    when their text-motion score correlation < `e.max_agreement`. A missing file fails."""
+
+    def judge(m: Mapping[str, Any]) -> CheckOutcome:
+        r = m["agreement/text_motion_score_correlation"]
+        return CheckOutcome(
+            r < e.max_agreement,
+            {
+                "text_motion_score_correlation": r,
+                "motion_similarity_correlation": m["agreement/motion_similarity_correlation"],
+                "max_agreement": e.max_agreement,
+            },
+        )
+
+    return metrics_outcome(metrics_path, judge)
+
+
 def run_text_motion_encoders(
     cfg: Config,
     dataset: str,
@@ -140,15 +181,11 @@ def run_text_motion_encoders(
     folder = cfg.raw_dir(dataset)
     out = cfg.artifacts_dir(dataset, "encoders")
     out.mkdir(parents=True, exist_ok=True)
-    tracker.set_tags({"stage": "text_motion_encoders", "dataset": dataset, "profile": cfg.profile})
-    tracker.log_params(
-        {
-            "profile": cfg.profile,
-            "dataset": dataset,
-            "encoders": e.model_dump(mode="json"),
-            "evaluation": cfg.evaluation.model_dump(mode="json"),
-        }
-    )
+    params = {
+        "encoders": e.model_dump(mode="json"),
+        "evaluation": cfg.evaluation.model_dump(mode="json"),
+    }
+    log_stage(tracker, cfg, "text_motion_encoders", dataset, params)
     train = load_split(folder, "train", cfg.data.min_frames, progress=progress)
     test = load_split(folder, "test", cfg.data.min_frames)
     if not train or not test:

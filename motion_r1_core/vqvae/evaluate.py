@@ -9,12 +9,15 @@ keeps the root trajectory (so drift of the integrated root velocity counts too).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from motion_r1_core.expectations import CheckOutcome, metrics_outcome
 from motion_r1_core.features import recover_from_ric
 from motion_r1_core.vqvae.tokenizer import MotionTokenizer
 
@@ -106,3 +109,23 @@ def reconstruction_metrics(
         "n_frames": float(frames),
     }
     return metrics, recs
+
+
+def quality_check(metrics_path: Path, max_mpjpe_mm: float, min_codes_used: float) -> CheckOutcome:
+    """Does the tokenizer meet the quality bars? Reads the `test_mpjpe_mm` (mm) and
+    `test_codes_used` (share of K) of the motion_vqvae stage's metrics.json; passed when
+    MPJPE <= `max_mpjpe_mm` and codes used >= `min_codes_used`. A missing file fails."""
+
+    def judge(m: Mapping[str, Any]) -> CheckOutcome:
+        mpjpe, used = m["test_mpjpe_mm"], m["test_codes_used"]
+        return CheckOutcome(
+            mpjpe <= max_mpjpe_mm and used >= min_codes_used,
+            {
+                "test_mpjpe_mm": mpjpe,
+                "max_test_mpjpe_mm": max_mpjpe_mm,
+                "test_codes_used": used,
+                "min_codes_used": min_codes_used,
+            },
+        )
+
+    return metrics_outcome(metrics_path, judge)

@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from motion_r1_core.data.humanml3d import SPLITS
-from motion_r1_core.data.validation import CheckFailure, TableReport
-from motion_r1_core.expectations import run_suite
+from motion_r1_core.expectations import Rule, TableReport, read_table, rule_failures
 
 COLUMNS = ("id", "source_id", "split", "mirrored", "n_frames", "tokens")
 TOKEN_CHECKS = ("ids_in_range", "lengths", "unique_ids", "splits")
@@ -30,20 +29,12 @@ TOKEN_CHECKS = ("ids_in_range", "lengths", "unique_ids", "splits")
 class TokenReport(TableReport):
     """Outcome of `validate_tokens`: failures (CheckFailure.files holds row ids) and stats."""
 
-    rows_name: ClassVar[str] = "rows"
     checks_name: ClassVar[str] = "token"
 
 
 def read_tokens(path: Path) -> pd.DataFrame:
     """Read tokens.parquet; a missing file or column raises an error naming it."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: token dataset missing (run the motion_tokens stage)")
-    df = pd.read_parquet(path)
-    missing = [c for c in COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: columns {missing} missing (has {list(df.columns)})")
-    return df
+    return read_table(path, COLUMNS, "token dataset", "motion_tokens")
 
 
 def _table(df: pd.DataFrame, frames_per_token: int) -> pd.DataFrame:
@@ -73,39 +64,35 @@ def validate_tokens(
     table = _table(df, frames_per_token)
     E = gx.expectations
     rules = [
-        (
+        Rule(
             "ids_in_range",
             "motions with a token id below 0",
             E.ExpectColumnValuesToBeBetween(column="min_token", min_value=0),
+            show_values=True,
         ),
-        (
+        Rule(
             "ids_in_range",
             f"motions with a token id above {codebook_size - 1}",
             E.ExpectColumnValuesToBeBetween(column="max_token", max_value=codebook_size - 1),
+            show_values=True,
         ),
-        (
+        Rule(
             "lengths",
             f"motions whose token count is not n_frames // {frames_per_token}",
             E.ExpectColumnPairValuesToBeEqual(column_A="n_tokens", column_B="expected_tokens"),
+            show_values=True,
         ),
-        ("unique_ids", "ids listed more than once", E.ExpectColumnValuesToBeUnique(column="id")),
-        (
+        Rule(
+            "unique_ids", "ids listed more than once", E.ExpectColumnValuesToBeUnique(column="id")
+        ),
+        Rule(
             "splits",
             f"rows with a split not in {list(SPLITS)}",
             E.ExpectColumnValuesToBeInSet(column="split", value_set=list(SPLITS)),
+            show_values=True,
         ),
     ]
-    results = run_suite(table, [r[2] for r in rules], name="motion_tokens")
-    failures = []
-    for (check, what, _), res in zip(rules, results, strict=True):
-        if res.success:
-            continue
-        ids = [row["id"] for row in res.result.get("unexpected_index_list") or []]
-        detail = f"{len(ids)} {what}"
-        if (values := res.result.get("unexpected_list")) and check != "unique_ids":
-            shown = sorted({str(v) for v in values})[:5]
-            detail += f" (found {', '.join(shown)})"
-        failures.append(CheckFailure(check, detail, tuple(dict.fromkeys(ids))))
+    failures = rule_failures(table, rules, name="motion_tokens")
     stats = {
         "n_rows": len(table),
         "n_tokens": int(table["n_tokens"].sum()),

@@ -26,11 +26,13 @@ import torch
 from safetensors.torch import load_file, safe_open, save_file
 
 from motion_r1_core.config import VQVAEModelConfig
+from motion_r1_core.expectations import CheckOutcome
 from motion_r1_core.features import recover_from_ric
 from motion_r1_core.skeleton import Skeleton, skeleton_for_dim
 from motion_r1_core.vqvae.model import MotionVQVAE
 
 FORMAT = "motion-r1/vqvae/1"
+CHECKPOINT = "vqvae.safetensors"  # file name of a trained tokenizer in artifacts/<dataset>/vqvae/
 
 
 def save_checkpoint(
@@ -209,3 +211,31 @@ class MotionTokenizer:
     def decode_joints(self, tokens: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Joint positions (f * L, J, 3) in metres of L token ids."""
         return recover_from_ric(self.decode(tokens), self.skeleton)
+
+
+# ------------------------------------------------------------------------------------ checks
+def token_layout(path: Path) -> tuple[int, int]:
+    """(codebook size K, frames per token) of a checkpoint, read from its metadata only."""
+    model = read_metadata(path)["model"]
+    return int(model["codebook_size"]), 2 ** int(model["down_t"])  # one token per 2**down_t
+
+
+def roundtrip_check(path: Path) -> CheckOutcome:
+    """Does the checkpoint load and decode? Passed when decoding the first and the last code
+    gives finite features and every std entry is > 0. Metadata: in_dim, training step, stats
+    source, decoded frames; a missing or unreadable checkpoint fails with `error`."""
+    try:
+        meta = read_metadata(path)
+        tok = MotionTokenizer.load(path)
+        feats = tok.decode([0, tok.codebook_size - 1])
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        return CheckOutcome(False, {"error": str(e)})
+    return CheckOutcome(
+        bool(np.isfinite(feats.numpy()).all() and (tok.std > 0).all()),
+        {
+            "in_dim": meta["in_dim"],
+            "step": meta["info"].get("step", -1),
+            "stats_source": meta["info"].get("stats_source", ""),
+            "decoded_frames": int(feats.shape[0]),
+        },
+    )

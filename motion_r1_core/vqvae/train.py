@@ -3,17 +3,14 @@
 loss = smoothL1(recon, x) + loss_joints * smoothL1(recon[ric], x[ric]) + commitment * commit
 
 `ric` is the root-relative joint-position slice 4:4+3(J-1) (T2M-GPT calls this term "velocity").
-Every `checkpoint_every` steps the model (safetensors), the optimiser, the step, the window
-sampler's generator and the global RNG state (k-means init and dead-code resets draw from it) are
-written to `ckpt_dir/step_NNNNNNN/`, and `ckpt_dir/latest` is atomically pointed at it. A run
-restarted on the same data and configuration continues from there and, on CPU, reproduces an
-uninterrupted run bit for bit.
+Every `checkpoint_every` steps the resume protocol of `motion_r1_core.checkpoints` saves the
+model, the optimiser, the step, the window sampler's generator and the global RNG state (k-means
+init and dead-code resets draw from it). A run restarted on the same data and configuration
+continues from there and, on CPU, reproduces an uninterrupted run bit for bit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -25,43 +22,19 @@ import torch
 import torch.nn.functional as F
 
 from motion_r1_core.checkpoints import (
-    STATE_FILE,
+    Checkpointer,
+    TrainingState,
     array_fingerprint,
-    commit_checkpoint,
-    latest_checkpoint,
+    due,
+    run_fingerprint,
+    settings,
 )
 from motion_r1_core.config import VQVAETrainConfig
+from motion_r1_core.runtime import progress_bar, resolve_device
 from motion_r1_core.tracking import NullTracker, Tracker
 from motion_r1_core.vqvae.model import MotionVQVAE
-from motion_r1_core.vqvae.tokenizer import MotionTokenizer, save_checkpoint
 
 log = logging.getLogger(__name__)
-
-# Settings that change the trajectory of training; the others (logging, device) do not.
-_TRAJECTORY_KEYS = [
-    "iterations",
-    "batch_size",
-    "window",
-    "lr",
-    "warmup",
-    "milestones",
-    "gamma",
-    "betas",
-    "weight_decay",
-    "grad_clip",
-    "loss_joints",
-    "commitment",
-    "normalisation",
-    "evaluator_meta",
-    "seed",
-]
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> cuda if available else cpu; anything else as torch.device."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def lr_factor(step: int, cfg: VQVAETrainConfig) -> float:
@@ -105,15 +78,11 @@ def data_fingerprint(motions: Sequence[np.ndarray], mean: np.ndarray, std: np.nd
     return array_fingerprint([mean, std, *motions])
 
 
-def run_fingerprint(cfg: VQVAETrainConfig, model: MotionVQVAE, data: str) -> str:
+def vqvae_fingerprint(cfg: VQVAETrainConfig, model: MotionVQVAE, data: str) -> str:
     """Hash of data + model shape + trajectory settings: a checkpoint resumes only under it."""
-    parts = {
-        "data": data,
-        "in_dim": model.in_dim,
-        "model": model.cfg.model_dump(mode="json"),
-        "train": {k: v for k, v in cfg.model_dump(mode="json").items() if k in _TRAJECTORY_KEYS},
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return run_fingerprint(
+        data=data, in_dim=model.in_dim, model=model.cfg.model_dump(mode="json"), train=settings(cfg)
+    )
 
 
 @dataclass
@@ -138,70 +107,6 @@ class TrainSummary:
         return (self.step - self.resumed_from) / self.seconds if self.seconds > 0 else 0.0
 
 
-# --------------------------------------------------------------------------------- checkpoints
-def _save(
-    ckpt_dir: Path,
-    step: int,
-    model: MotionVQVAE,
-    opt: torch.optim.Optimizer,
-    sampler: WindowSampler,
-    history: list[dict[str, float]],
-    fingerprint: str,
-    mean: np.ndarray,
-    std: np.ndarray,
-    stats_source: str,
-) -> None:
-    def write(folder: Path) -> None:
-        save_checkpoint(
-            folder / "model.safetensors",
-            model,
-            mean,
-            std,
-            {"step": step, "fingerprint": fingerprint, "stats_source": stats_source},
-        )
-        state = {
-            "step": step,
-            "fingerprint": fingerprint,
-            "optimizer": opt.state_dict(),
-            "sampler_rng": sampler.generator.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "history": [dict(h) for h in history],
-        }
-        torch.save(state, folder / STATE_FILE)
-
-    commit_checkpoint(ckpt_dir, step, write)
-
-
-def _resume(
-    ckpt_dir: Path,
-    fingerprint: str,
-    model: MotionVQVAE,
-    opt: torch.optim.Optimizer,
-    sampler: WindowSampler,
-) -> tuple[int, list[dict[str, float]]]:
-    folder = latest_checkpoint(ckpt_dir)
-    if folder is None:
-        return 0, []
-    state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
-    if state["fingerprint"] != fingerprint:
-        log.warning(
-            "%s was written for other data or settings (fingerprint %s, now %s): starting afresh",
-            folder,
-            state["fingerprint"],
-            fingerprint,
-        )
-        return 0, []
-    tok = MotionTokenizer.load(folder / "model.safetensors", device=next(model.parameters()).device)
-    model.load_state_dict(tok.model.state_dict())
-    opt.load_state_dict(state["optimizer"])
-    sampler.generator.set_state(state["sampler_rng"])
-    torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
-    return int(state["step"]), list(state["history"])
-
-
 # ---------------------------------------------------------------------------------------- loop
 def train_vqvae(
     model: MotionVQVAE,
@@ -211,16 +116,15 @@ def train_vqvae(
     cfg: VQVAETrainConfig,
     ckpt_dir: Path,
     tracker: Tracker | None = None,
-    stats_source: str = "",
     validate: Callable[[MotionVQVAE], dict[str, float]] | None = None,
     on_step: Callable[[int], None] | None = None,
     progress: bool = True,
 ) -> TrainSummary:
     """Train `model` on random windows of raw train motions (T_i, D), resuming from `ckpt_dir`.
 
-    Features are normalised with (mean, std) (stored in every checkpoint, described by
-    `stats_source`). `validate(model)` runs every `eval_every` steps; its metrics are logged
-    with a `val_` prefix. `on_step(step)` is called after each optimiser step. Seed the global
+    Features are normalised with (mean, std); both are part of the run's fingerprint.
+    `validate(model)` runs every `eval_every` steps (its own schedule, independent of
+    `log_every`) and at the end; its metrics are logged with a `val_` prefix. `on_step(step)` is called after each optimiser step. Seed the global
     RNG before building `model` for a reproducible run.
     """
     tracker = tracker or NullTracker()
@@ -228,15 +132,17 @@ def train_vqvae(
     model.to(device).train()
     normalised = [(np.asarray(m, np.float32) - mean) / std for m in train_motions]
     sampler = WindowSampler(normalised, cfg.window, device, seed=cfg.seed + 1)
-    fingerprint = run_fingerprint(cfg, model, data_fingerprint(train_motions, mean, std))
-    opt = build_optimizer(model, cfg, device)
-    ckpt_dir = Path(ckpt_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    step, history = _resume(ckpt_dir, fingerprint, model, opt, sampler)
-    start = step
-    if start:
-        log.info("resuming from step %d of %s", start, ckpt_dir)
-        tracker.set_tags({"resumed_from_step": str(start)})
+    state = TrainingState(
+        {"model": model},
+        build_optimizer(model, cfg, device),
+        generators={"windows": sampler.generator},
+    )
+    fingerprint = vqvae_fingerprint(cfg, model, data_fingerprint(train_motions, mean, std))
+    ckpt = Checkpointer(ckpt_dir, fingerprint)
+    if ckpt.resume(state):
+        log.info("resuming from step %d of %s", state.step, ckpt_dir)
+        tracker.set_tags({"resumed_from_step": str(state.step)})
+    start, opt = state.step, state.optimizer
     if cfg.compile:
         compile_model(model)
     use_bf16 = cfg.bf16 and device.type == "cuda"
@@ -245,55 +151,39 @@ def train_vqvae(
     n_acc = 0
     counts = torch.zeros(K, device=device)
 
-    bar = _progress(progress, cfg.iterations, start)
     t0 = time.perf_counter()
-    try:
-        while step < cfg.iterations:
+    with progress_bar("vqvae", cfg.iterations, start, progress) as bar:
+        while state.step < cfg.iterations:
             for group in opt.param_groups:
-                group["lr"] = cfg.lr * lr_factor(step, cfg)
-            x = sampler.sample(cfg.batch_size)
-            parts, ids = train_step(model, opt, x, cfg, bf16=use_bf16)
-            step += 1
+                group["lr"] = cfg.lr * lr_factor(state.step, cfg)
+            parts, ids = train_step(model, opt, sampler.sample(cfg.batch_size), cfg, use_bf16)
+            state.step += 1
+            step = state.step
             for k, v in parts.items():  # summed on the device: no host sync between log steps
                 acc[k] = acc[k] + v if k in acc else v
             n_acc += 1
             counts += torch.bincount(ids.flatten(), minlength=K)
-            if step % cfg.log_every == 0 or step == cfg.iterations:
+            row: dict[str, float] = {}
+            if due(step, cfg.log_every, cfg.iterations):
                 row = {k: float(v) / n_acc for k, v in acc.items()}
                 row |= {
                     "codes_used": float((counts > 0).float().mean()),
                     "lr": opt.param_groups[0]["lr"],
                 }
-                if validate is not None and (step % cfg.eval_every == 0 or step == cfg.iterations):
-                    model.eval()
-                    row |= {f"val_{k}": v for k, v in validate(model).items()}
-                    model.train()
-                tracker.log_metrics(row, step=step)
-                history.append({"step": float(step), **row})
                 acc, n_acc, counts = {}, 0, torch.zeros(K, device=device)
-                if bar is not None:
-                    bar[0].update(bar[1], description=f"vqvae loss {row['loss']:.4f}")
-            if step % cfg.checkpoint_every == 0 or step == cfg.iterations:
-                _save(
-                    ckpt_dir,
-                    step,
-                    model,
-                    opt,
-                    sampler,
-                    history,
-                    fingerprint,
-                    mean,
-                    std,
-                    stats_source,
-                )
-            if bar is not None:
-                bar[0].update(bar[1], completed=step)
+            if validate is not None and due(step, cfg.eval_every, cfg.iterations):
+                model.eval()
+                row |= {f"val_{k}": v for k, v in validate(model).items()}
+                model.train()
+            if row:
+                tracker.log_metrics(row, step=step)
+                state.history.append({"step": float(step), **row})
+            if due(step, cfg.checkpoint_every, cfg.iterations):
+                ckpt.save(state)
+            bar.update(step, f"vqvae loss {row['loss']:.4f}" if "loss" in row else None)
             if on_step is not None:
                 on_step(step)
-    finally:
-        if bar is not None:
-            bar[0].stop()
-    return TrainSummary(step, start, time.perf_counter() - t0, history)
+    return TrainSummary(state.step, start, time.perf_counter() - t0, state.history)
 
 
 def build_optimizer(
@@ -355,26 +245,3 @@ def _joints_of(in_dim: int) -> int:
     from motion_r1_core.skeleton import skeleton_for_dim
 
     return skeleton_for_dim(in_dim).n_joints
-
-
-def _progress(enabled: bool, total: int, start: int):
-    if not enabled:
-        return None
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    p = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    )
-    p.start()
-    return p, p.add_task("vqvae", total=total, completed=start)

@@ -64,16 +64,14 @@ class MlflowResource(dg.ConfigurableResource):
         The run is tagged with the stage, dataset, profile, Dagster run id and partition (the
         dataset unless `tags` says otherwise), plus `tags`.
         """
-        all_tags = {
-            **tracking.run_tags(stage, dataset, cfg.profile, self._dagster_run_id),
-            "dagster.partition": dataset,
-            **(tags or {}),
-        }
-        with tracking.mlflow_run(
-            self.tracking_uri or cfg.tracking_uri(),
-            self.experiment or cfg.tracking.experiment,
-            run_name=f"{stage}/{dataset}",
-            tags=all_tags,
+        with tracking.stage_run(
+            cfg,
+            stage,
+            dataset,
+            dagster_run_id=self._dagster_run_id,
+            tracking_uri=self.tracking_uri,
+            experiment=self.experiment,
+            tags={"dagster.partition": dataset, **(tags or {})},
         ) as tracker:
             yield tracker
 
@@ -145,14 +143,10 @@ class ChatEndpointResource(dg.ConfigurableResource):
     @contextmanager
     def endpoint(self, cfg: Config, log_path: Path) -> Iterator[str]:
         """Yield the base URL to use; a local server started here is stopped on exit."""
-        from motion_r1_core.cot.server import local_chat_server
+        from motion_r1_core.cot.server import chat_endpoint
 
-        url = self.base_url or cfg.cot.client.base_url
-        if url:
+        with chat_endpoint(cfg, log_path, self.base_url) as url:
             yield url
-            return
-        with local_chat_server(cfg.cot.server, cfg.cot.client.model, log_path) as local:
-            yield local
 
 
 def _from_env(name: str) -> dg.EnvVar | None:

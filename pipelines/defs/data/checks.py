@@ -5,14 +5,13 @@ blocking, since no later stage can read a folder that fails it. The checks are p
 the asset, so each dataset gets its own results.
 """
 
-import warnings
 from collections.abc import Iterator
 
 import dagster as dg
 
 from motion_r1_core.data.validation import ValidationReport, validate_dataset_folder
+from pipelines.asset_checks import MAX_IDS, dataset_check_specs
 from pipelines.defs.data.assets import raw_motions
-from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.resources import PipelineConfigResource
 
 # Dagster check -> the report's checks it covers (motion_r1_core.data.validation)
@@ -32,7 +31,6 @@ _DESCRIPTIONS = {
     "captions": "Every text file has captions, none empty, all `caption#tokens#start#end`.",
     "splits": "train/val/test are pairwise disjoint and list no ID twice.",
 }
-_MAX_FILES = 50  # offending files listed in a check's metadata
 
 
 def check_result(report: ValidationReport, name: str) -> dg.AssetCheckResult:
@@ -51,7 +49,7 @@ def check_result(report: ValidationReport, name: str) -> dg.AssetCheckResult:
             "folder": dg.MetadataValue.path(str(report.folder)),
             "failed": [f.check for f in failures],
             "details": [f.detail for f in failures],
-            "files": files[:_MAX_FILES],
+            "files": files[:MAX_IDS],
             "n_files": len(files),
             "report": dg.MetadataValue.md(
                 f"```\n{report.format(checks=(*concerns, 'layout'))}\n```"
@@ -62,19 +60,7 @@ def check_result(report: ValidationReport, name: str) -> dg.AssetCheckResult:
     )
 
 
-with warnings.catch_warnings():
-    # Partitioned checks are a preview feature of Dagster 1.13; they give one result per dataset.
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    _SPECS = [
-        dg.AssetCheckSpec(
-            name,
-            asset=raw_motions,
-            description=_DESCRIPTIONS[name],
-            blocking=name == "layout_and_dims",
-            partitions_def=dataset_partitions,
-        )
-        for name in CHECK_CONCERNS
-    ]
+_SPECS = dataset_check_specs(raw_motions, _DESCRIPTIONS, blocking={"layout_and_dims"})
 
 
 @dg.multi_asset_check(specs=_SPECS)

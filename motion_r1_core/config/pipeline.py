@@ -1,0 +1,144 @@
+"""The whole configuration (`Config`: every section plus profile, dataset, root) and its loader:
+`params.yaml` + a profile in `configs/` + `key=value` overrides."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field
+
+from motion_r1_core.config.base import DATASETS, Dataset, _Section
+from motion_r1_core.config.cot import CoTConfig
+from motion_r1_core.config.data import DataConfig
+from motion_r1_core.config.encoders import EncodersConfig, EvaluationConfig
+from motion_r1_core.config.tokenizer import TokensConfig, VQVAEConfig
+
+
+class TrackingConfig(_Section):
+    experiment: str = Field("motion-r1", description="MLflow experiment name.")
+    default_uri: str = Field(
+        "sqlite:///mlflow/mlruns.db",
+        description="Tracking URI when MLFLOW_TRACKING_URI is unset; relative sqlite paths are "
+        "resolved against the project root.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ all
+class Config(_Section):
+    profile: str = Field("cpu", description="Profile overlay loaded from configs/<profile>.yaml.")
+    dataset: Dataset = Field("procedural", description="The dataset partition stages default to.")
+    data: DataConfig = DataConfig()
+    vqvae: VQVAEConfig = VQVAEConfig()
+    tokens: TokensConfig = TokensConfig()
+    encoders: EncodersConfig = EncodersConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    cot: CoTConfig = CoTConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    root: Path = Field(Path("."), description="Project root: data/, artifacts/, mlflow/ live here.")
+
+    def raw_dir(self, dataset: str) -> Path:
+        """Folder of the raw motions of `dataset` (data/raw/<dataset>)."""
+        return self.root / "data" / "raw" / _check_dataset(dataset)
+
+    def artifacts_dir(self, dataset: str, stage: str) -> Path:
+        """Folder of a stage's artifacts (artifacts/<dataset>/<stage>)."""
+        return self.root / "artifacts" / _check_dataset(dataset) / stage
+
+    def tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI if set, else the default store (relative sqlite paths made absolute)."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking.default_uri
+        prefix = "sqlite:///"
+        if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
+            uri = prefix + str((self.root / uri[len(prefix) :]).resolve())
+        return uri
+
+
+def _check_dataset(dataset: str) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {list(DATASETS)}")
+    return dataset
+
+
+# --------------------------------------------------------------------------------------- loader
+def find_root(start: Path | None = None) -> Path:
+    """The project root: MOTION_R1_ROOT, else the nearest parent of `start` holding params.yaml."""
+    if env := os.environ.get("MOTION_R1_ROOT"):
+        return Path(env).resolve()
+    here = (start or Path.cwd()).resolve()
+    for p in (here, *here.parents):
+        if (p / "params.yaml").is_file():
+            return p
+    raise FileNotFoundError(
+        f"no params.yaml in {here} or its parents; run inside the project or set MOTION_R1_ROOT"
+    )
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any], where: str) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v, f"{where}.{k}")
+        else:
+            out[k] = v
+    return out
+
+
+def _parse_override(item: str) -> dict[str, Any]:
+    if "=" not in item:
+        raise ValueError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    value = yaml.safe_load(raw)
+    out: dict[str, Any] = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_config(
+    profile: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    root: Path | None = None,
+) -> Config:
+    """Load params.yaml, overlay configs/<profile>.yaml, then `key=value` overrides.
+
+    `profile` beats the `profile:` key of params.yaml (and MOTION_R1_PROFILE beats both).
+    Raises ValueError naming the file or key on any bad value.
+    """
+    root = Path(root).resolve() if root is not None else find_root()
+    params = _read_yaml(root / "params.yaml")
+    over: dict[str, Any] = {}
+    for item in overrides:
+        over = _merge(over, _parse_override(item), "overrides")
+    name = (
+        profile
+        or os.environ.get("MOTION_R1_PROFILE")
+        or over.get("profile")
+        or params.get("profile", "cpu")
+    )
+    profile_file = root / "configs" / f"{name}.yaml"
+    if not profile_file.is_file():
+        known = sorted(p.stem for p in (root / "configs").glob("*.yaml"))
+        raise ValueError(
+            f"unknown profile {name!r}: {profile_file} does not exist (known: {known})"
+        )
+    merged = _merge(_merge(params, _read_yaml(profile_file), str(profile_file)), over, "overrides")
+    merged["profile"] = name
+    merged["root"] = root
+    try:
+        return Config.model_validate(merged)
+    except Exception as e:  # pydantic's message names the field; add the files it came from
+        raise ValueError(f"invalid configuration (params.yaml + {profile_file.name}): {e}") from e
