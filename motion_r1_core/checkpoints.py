@@ -213,6 +213,28 @@ class Checkpointer:
         return True
 
 
+@dataclass
+class TrainSummary:
+    """What one call of a trainer did (a resumed call counts only its own steps and seconds).
+
+    Attributes:
+        step: the step reached (== iterations when complete).
+        resumed_from: step of the checkpoint it started from (0: fresh).
+        seconds: wall time of this call's steps.
+        history: every logged row of the run so far, the resumed part included.
+    """
+
+    step: int
+    resumed_from: int
+    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def steps_per_second(self) -> float:
+        """Optimiser steps per second of this call."""
+        return (self.step - self.resumed_from) / self.seconds if self.seconds > 0 else 0.0
+
+
 def due(step: int, every: int, last: int) -> bool:
     """True on every `every`-th step and on the last one (logging, validation, checkpoints)."""
     return step % every == 0 or step == last

@@ -13,21 +13,14 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from motion_r1_core.checkpoints import (
-    Checkpointer,
-    TrainingState,
-    array_fingerprint,
-    due,
-    run_fingerprint,
-    settings,
-)
+from motion_r1_core import checkpoints
 from motion_r1_core.config import EncodersConfig
 from motion_r1_core.encoders.model import MotionEncoder, TextProjection, pad
 from motion_r1_core.runtime import progress_bar
@@ -92,23 +85,6 @@ def random_crops(
     return x, lengths
 
 
-@dataclass
-class EncoderTrainSummary:
-    """What `train_encoder` did.
-
-    Attributes:
-        step: the step reached (== iterations when complete).
-        resumed_from: step of the checkpoint it started from (0: fresh).
-        seconds: wall time of this call's steps.
-        history: one dict per logged interval (step, loss, lr).
-    """
-
-    step: int
-    resumed_from: int
-    seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
-
-
 # Fields of the section that are not this encoder's training: the checks' floors, and the two
 # encoders' shapes (the fingerprint takes the trained one's shape from the network itself).
 _NOT_TRAINING = ("min_real_top3", "max_shuffled_top3", "max_agreement", "reward", "evaluator")
@@ -118,12 +94,12 @@ def encoder_fingerprint(
     cfg: EncodersConfig, motion_encoder: MotionEncoder, data: PairData, seed: int
 ) -> str:
     """Hash of data + model shape + trajectory settings: a checkpoint resumes only under it."""
-    return run_fingerprint(
-        data=array_fingerprint([data.sentences, *data.motions]),
+    return checkpoints.run_fingerprint(
+        data=checkpoints.array_fingerprint([data.sentences, *data.motions]),
         captions=data.captions,
         in_dim=motion_encoder.in_dim,
         encoder=motion_encoder.cfg.model_dump(mode="json"),
-        train=settings(cfg, ignore=_NOT_TRAINING),
+        train=checkpoints.settings(cfg, ignore=_NOT_TRAINING),
         seed=seed,
     )
 
@@ -140,7 +116,7 @@ def train_encoder(
     ckpt_dir: Path | None = None,
     on_step: Callable[[int], None] | None = None,
     progress: bool = False,
-) -> EncoderTrainSummary:
+) -> checkpoints.TrainSummary:
     """Train both networks in place with InfoNCE for `cfg.iterations` steps (cosine lr decay).
 
     Metrics (`{prefix}loss`, `{prefix}lr`) go to `tracker` every `cfg.log_every` steps. With
@@ -152,7 +128,7 @@ def train_encoder(
     rng = np.random.default_rng(seed)
     nets = {"motion": motion_encoder.to(device), "text": text_projection.to(device)}
     params = [p for net in nets.values() for p in net.parameters()]
-    state = TrainingState(
+    state = checkpoints.TrainingState(
         nets,
         torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay),
         generators={"batches": rng},
@@ -160,7 +136,9 @@ def train_encoder(
     )
     ckpt = None
     if ckpt_dir is not None:
-        ckpt = Checkpointer(ckpt_dir, encoder_fingerprint(cfg, motion_encoder, data, seed))
+        ckpt = checkpoints.Checkpointer(
+            ckpt_dir, encoder_fingerprint(cfg, motion_encoder, data, seed)
+        )
         ckpt.resume(state)
     start, opt = state.step, state.optimizer
     sentences = torch.from_numpy(data.sentences).to(device)
@@ -191,20 +169,20 @@ def train_encoder(
             opt.step()
             state.step = step
             state.extra["loss_sum"] += float(loss.detach())
-            if due(step, cfg.log_every, cfg.iterations):
+            if checkpoints.due(step, cfg.log_every, cfg.iterations):
                 n = step % cfg.log_every or cfg.log_every
                 row = {f"{prefix}loss": state.extra["loss_sum"] / n, f"{prefix}lr": lr}
                 tracker.log_metrics(row, step=step)
                 state.history.append({"step": float(step), **row})
                 state.extra["loss_sum"] = 0.0
-            if ckpt is not None and due(step, cfg.checkpoint_every, cfg.iterations):
+            if ckpt is not None and checkpoints.due(step, cfg.checkpoint_every, cfg.iterations):
                 ckpt.save(state)
             bar.update(step)
             if on_step is not None:
                 on_step(step)
     motion_encoder.eval()
     text_projection.eval()
-    return EncoderTrainSummary(cfg.iterations, start, time.perf_counter() - t0, state.history)
+    return checkpoints.TrainSummary(cfg.iterations, start, time.perf_counter() - t0, state.history)
 
 
 @torch.no_grad()

@@ -14,21 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from motion_r1_core.checkpoints import (
-    Checkpointer,
-    TrainingState,
-    array_fingerprint,
-    due,
-    run_fingerprint,
-    settings,
-)
+from motion_r1_core import checkpoints
 from motion_r1_core.config import VQVAETrainConfig
 from motion_r1_core.runtime import progress_bar, resolve_device
 from motion_r1_core.tracking import NullTracker, Tracker
@@ -75,36 +67,17 @@ class WindowSampler:
 
 def data_fingerprint(motions: Sequence[np.ndarray], mean: np.ndarray, std: np.ndarray) -> str:
     """Short hash of what the trainer sees: motion lengths and contents, and the statistics."""
-    return array_fingerprint([mean, std, *motions])
+    return checkpoints.array_fingerprint([mean, std, *motions])
 
 
 def vqvae_fingerprint(cfg: VQVAETrainConfig, model: MotionVQVAE, data: str) -> str:
     """Hash of data + model shape + trajectory settings: a checkpoint resumes only under it."""
-    return run_fingerprint(
-        data=data, in_dim=model.in_dim, model=model.cfg.model_dump(mode="json"), train=settings(cfg)
+    return checkpoints.run_fingerprint(
+        data=data,
+        in_dim=model.in_dim,
+        model=model.cfg.model_dump(mode="json"),
+        train=checkpoints.settings(cfg),
     )
-
-
-@dataclass
-class TrainSummary:
-    """What a call of `train_vqvae` did.
-
-    Attributes:
-        step: the step reached (== iterations when complete).
-        resumed_from: step of the checkpoint it started from (0: fresh).
-        seconds: wall time of this call's steps.
-        history: one dict per logged interval (step, losses, perplexity, codes_used, lr, ...).
-    """
-
-    step: int
-    resumed_from: int
-    seconds: float
-    history: list[dict[str, float]] = field(default_factory=list)
-
-    @property
-    def steps_per_second(self) -> float:
-        """Optimiser steps per second of this call."""
-        return (self.step - self.resumed_from) / self.seconds if self.seconds > 0 else 0.0
 
 
 # ---------------------------------------------------------------------------------------- loop
@@ -119,7 +92,7 @@ def train_vqvae(
     validate: Callable[[MotionVQVAE], dict[str, float]] | None = None,
     on_step: Callable[[int], None] | None = None,
     progress: bool = True,
-) -> TrainSummary:
+) -> checkpoints.TrainSummary:
     """Train `model` on random windows of raw train motions (T_i, D), resuming from `ckpt_dir`.
 
     Features are normalised with (mean, std); both are part of the run's fingerprint.
@@ -132,13 +105,13 @@ def train_vqvae(
     model.to(device).train()
     normalised = [(np.asarray(m, np.float32) - mean) / std for m in train_motions]
     sampler = WindowSampler(normalised, cfg.window, device, seed=cfg.seed + 1)
-    state = TrainingState(
+    state = checkpoints.TrainingState(
         {"model": model},
         build_optimizer(model, cfg, device),
         generators={"windows": sampler.generator},
     )
     fingerprint = vqvae_fingerprint(cfg, model, data_fingerprint(train_motions, mean, std))
-    ckpt = Checkpointer(ckpt_dir, fingerprint)
+    ckpt = checkpoints.Checkpointer(ckpt_dir, fingerprint)
     if ckpt.resume(state):
         log.info("resuming from step %d of %s", state.step, ckpt_dir)
         tracker.set_tags({"resumed_from_step": str(state.step)})
@@ -164,26 +137,26 @@ def train_vqvae(
             n_acc += 1
             counts += torch.bincount(ids.flatten(), minlength=K)
             row: dict[str, float] = {}
-            if due(step, cfg.log_every, cfg.iterations):
+            if checkpoints.due(step, cfg.log_every, cfg.iterations):
                 row = {k: float(v) / n_acc for k, v in acc.items()}
                 row |= {
                     "codes_used": float((counts > 0).float().mean()),
                     "lr": opt.param_groups[0]["lr"],
                 }
                 acc, n_acc, counts = {}, 0, torch.zeros(K, device=device)
-            if validate is not None and due(step, cfg.eval_every, cfg.iterations):
+            if validate is not None and checkpoints.due(step, cfg.eval_every, cfg.iterations):
                 model.eval()
                 row |= {f"val_{k}": v for k, v in validate(model).items()}
                 model.train()
             if row:
                 tracker.log_metrics(row, step=step)
                 state.history.append({"step": float(step), **row})
-            if due(step, cfg.checkpoint_every, cfg.iterations):
+            if checkpoints.due(step, cfg.checkpoint_every, cfg.iterations):
                 ckpt.save(state)
             bar.update(step, f"vqvae loss {row['loss']:.4f}" if "loss" in row else None)
             if on_step is not None:
                 on_step(step)
-    return TrainSummary(state.step, start, time.perf_counter() - t0, state.history)
+    return checkpoints.TrainSummary(state.step, start, time.perf_counter() - t0, state.history)
 
 
 def build_optimizer(
