@@ -28,9 +28,9 @@ server is not the bottleneck. It returns one fixed chain ("walk forward, then wa
 right hand) to every decomposition request and a fixed all-5 verdict to every judge request
 (recognised by its system prompt), so a caption whose sides or directions differ fails the
 deterministic checks on every attempt: a caption needs 2 answers (accepted at once) or
-`attempts` answers (rejected), alike in the reference and the pipeline run. With `--local`, the endpoint is SmolLM2
-behind llama-cpp-python's server (started for the runs), which decodes one request at a time:
-expect a ratio near 1. Results are printed and written as JSON (default
+`attempts` answers (rejected), alike in the reference and the pipeline run. With `--local`,
+the endpoint is SmolLM2 behind llama-cpp-python's server (started for the runs), which decodes
+one request at a time: expect a ratio near 1. Results are printed and written as JSON (default
 artifacts/benchmarks/cot_engine.json): per run seconds, requests, captions/s and ratio.
 """
 

@@ -37,13 +37,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from motion_r1_core.data.body import FPS, MAX_FRAMES, MIN_FRAMES
 from motion_r1_core.data.captions import make_captions, phrases
 from motion_r1_core.data.primitives import PRIMITIVES, build_motion
 from motion_r1_core.data.tagger import pos_tags
+from motion_r1_core.runtime import progress_bar
 
 # ----------------------------------------------------------------------------------- results
 
@@ -266,27 +265,19 @@ def synthesize_corpus(
     if workers is None:
         workers = min(os.cpu_count() or 1, 8) if motions >= 300 else 1
     records: list[dict] = []
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not progress,
-        console=Console(stderr=True),
-    ) as bar:  # stdout stays for results
-        task = bar.add_task("synthesising motions", total=motions)
+    with progress_bar("synthesising motions", motions, enabled=progress) as bar:
         if workers <= 1:
             with _one_thread():
                 for job in jobs:
                     records.append(_write_motion(job))
-                    bar.advance(task)
+                    bar.advance()
         else:  # spawned workers: no torch thread pool state is inherited through fork
             with ProcessPoolExecutor(
                 workers, mp_context=get_context("spawn"), initializer=_worker_init
             ) as pool:
                 for rec in pool.map(_write_motion, jobs, chunksize=8):
                     records.append(rec)
-                    bar.advance(task)
+                    bar.advance()
 
     ids = [r["id"] for r in records]
     splits = _split_ids(ids, split, seed)

@@ -25,7 +25,6 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,6 @@ import pandas as pd
 
 from motion_r1_core.config import Config, CoTConfig
 from motion_r1_core.cot.cache import AnswerCache, CachedClient
-from motion_r1_core.cot.checks import ChainLimits
 from motion_r1_core.cot.client import ChatClient, Sampling
 from motion_r1_core.cot.engine import CaptionResult, EngineSettings, run_engine
 from motion_r1_core.cot.fidelity import chain_fidelity, read_decompositions, summarise
@@ -43,6 +41,7 @@ from motion_r1_core.cot.server import chat_endpoint
 from motion_r1_core.cot.triplet_checks import TripletReport, validate_triplets
 from motion_r1_core.cot.triplets import SCORES, CaptionItem, select_captions, triplet_table
 from motion_r1_core.expectations import ChecksFailed
+from motion_r1_core.runtime import progress_bar
 from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.token_checks import read_tokens
 
@@ -79,7 +78,7 @@ def engine_settings(cot: CoTConfig) -> EngineSettings:
         judge=cot.judge,
         sampling=Sampling(temperature=cot.temperature, top_p=cot.top_p, max_tokens=cot.max_tokens),
         judge_sampling=Sampling(temperature=0.0, max_tokens=cot.judge_max_tokens),
-        limits=ChainLimits(**cot.limits.model_dump()),
+        limits=cot.limits,
     )
 
 
@@ -127,7 +126,7 @@ def _decompose(
         chat_endpoint(cfg, out / "server.log") as base_url,
         contextlib.closing(AnswerCache(out / "cache" / "answers.sqlite")) as cache,
         open(out / PARTIAL_LOG, "w", encoding="utf-8") as plog,
-        _progress(progress, len(items)) as advance,
+        progress_bar("decomposing captions", len(items), enabled=progress) as bar,
     ):
         chat = ChatClient(cot.client, base_url=base_url)
         client = CachedClient(chat, cache)
@@ -136,7 +135,7 @@ def _decompose(
             done.append(r)
             plog.write(json.dumps(r.log_record()) + "\n")
             plog.flush()
-            advance()
+            bar.advance()
             if len(done) % 10 == 0 or len(done) == len(items):
                 acc = sum(x.status == "accepted" for x in done)
                 tracker.log_metrics(
@@ -332,21 +331,3 @@ def run_cot_triplets(
     if report.failures_for(*STRUCTURAL_CHECKS):
         raise TripletChecksFailed(report)
     return CoTResult(dataset, path, metrics, metrics_path, report)
-
-
-@contextlib.contextmanager
-def _progress(enabled: bool, total: int) -> Iterator[Any]:
-    """A rich progress bar over captions on stderr; yields its `advance()`."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("decomposing captions", total=total)
-        yield lambda: bar.advance(task)
