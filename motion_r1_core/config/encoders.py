@@ -40,7 +40,7 @@ class EncodersConfig(_Section):
         description="Captions whose sentence cosine exceeds this are not used as negatives.",
     )
     iterations: int = Field(500, ge=1, description="Optimiser steps per encoder.")
-    batch_size: int = Field(64, ge=2, description="Motions per step (each with one caption).")
+    batch_size: int = Field(32, ge=2, description="Motions per step (each with one caption).")
     lr: float = Field(3e-4, gt=0.0, description="AdamW learning rate (cosine decay to 0).")
     weight_decay: float = Field(1e-4, ge=0.0, description="AdamW weight decay.")
     min_crop: int = Field(40, ge=4, description="Shortest random training crop in frames.")
