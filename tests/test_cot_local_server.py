@@ -38,6 +38,7 @@ def _port_open(url: str) -> bool:
         return s.connect_ex((host, int(port))) == 0
 
 
+@pytest.mark.slow
 def test_engine_decomposes_captions_with_the_local_smollm2_server(tmp_path: Path) -> None:
     cfg = load_config("cpu")
     log = tmp_path / "server.log"

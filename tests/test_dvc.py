@@ -145,6 +145,7 @@ def test_dvc_stages_are_the_registered_stages() -> None:
     assert cache["artifacts/procedural/cot/cache"]["persist"] is True
 
 
+@pytest.mark.slow
 def test_repro_chains_corpus_tokenizer_and_tokens(tmp_path: Path) -> None:
     """`dvc repro motion_tokens` builds all three stages; a tokens-only param reruns only tokens."""
     root = _copy_project(tmp_path / "project")

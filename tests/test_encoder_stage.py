@@ -15,6 +15,8 @@ from motion_r1_core.encoders.model import TextMotionModel
 from motion_r1_core.stages.text_motion_encoders import run_text_motion_encoders
 from motion_r1_core.tracking import mlflow_run
 
+pytestmark = pytest.mark.slow  # every test shares the trained smoke encoders (minutes)
+
 
 @pytest.fixture(scope="module")
 def encoders(smoke_project, tmp_path_factory):

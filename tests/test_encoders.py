@@ -87,6 +87,7 @@ def test_minilm_loads_offline_and_separates_paraphrases() -> None:
         SentenceEmbedder(folder=emb.folder.parent / "nowhere")
 
 
+@pytest.mark.slow
 def test_training_separates_two_kinds_of_motion() -> None:
     """Two motion families and two caption families: a short run retrieves each one's own."""
     rng = np.random.default_rng(0)

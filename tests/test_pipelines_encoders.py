@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from mlflow.tracking import MlflowClient
 from test_pipelines_tokenizer import materialize_with_pipes
 
@@ -23,6 +24,7 @@ OVERRIDES = [
 ]
 
 
+@pytest.mark.slow
 def test_encoders_asset_runs_through_pipes_and_reports_its_checks(tmp_path: Path) -> None:
     assets = [raw_motions, text_motion_encoders, text_motion_encoders_checks]
     root, uri, result, messages = materialize_with_pipes(tmp_path, OVERRIDES, assets)

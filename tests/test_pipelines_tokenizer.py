@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pytest
 from conftest import new_project
 from mlflow.tracking import MlflowClient
 
@@ -46,6 +47,7 @@ def materialize_with_pipes(
     return root, uri, result, messages
 
 
+@pytest.mark.slow
 def test_tokenizer_assets_run_through_pipes_and_pass_their_checks(tmp_path: Path) -> None:
     assets = [raw_motions, motion_vqvae, motion_tokens, motion_vqvae_checks, motion_tokens_checks]
     root, uri, result, messages = materialize_with_pipes(tmp_path, OVERRIDES, assets)

@@ -271,6 +271,7 @@ def test_pos_tags_spacy_style():
     )
 
 
+@pytest.mark.slow
 def test_every_generated_word_is_in_the_lexicon():
     for seed in range(150):
         for caption in generate_motion(np.random.default_rng(seed)).captions:

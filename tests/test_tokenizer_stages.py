@@ -21,6 +21,8 @@ from motion_r1_core.vqvae.model import MotionVQVAE
 from motion_r1_core.vqvae.token_checks import validate_tokens
 from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer, read_metadata
 
+pytestmark = pytest.mark.slow  # every test shares the trained smoke tokenizer (minutes)
+
 K = 128  # codebook size of the smoke profile (configs/smoke.yaml)
 
 
