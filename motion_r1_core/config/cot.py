@@ -41,11 +41,7 @@ class CoTClientConfig(_Section):
 
     @model_validator(mode="after")
     def _backoff(self) -> CoTClientConfig:
-        if self.backoff > self.max_backoff:
-            raise ValueError(
-                f"cot.client.backoff ({self.backoff}) must not exceed cot.client.max_backoff "
-                f"({self.max_backoff})"
-            )
+        self._ordered("cot.client", "backoff", "max_backoff")
         return self
 
 
@@ -70,11 +66,7 @@ class CoTLimitsConfig(_Section):
 
     @model_validator(mode="after")
     def _steps(self) -> CoTLimitsConfig:
-        if self.min_steps > self.max_steps:
-            raise ValueError(
-                f"cot.limits.min_steps ({self.min_steps}) must not exceed cot.limits.max_steps "
-                f"({self.max_steps})"
-            )
+        self._ordered("cot.limits", "min_steps", "max_steps")
         return self
 
 

@@ -43,8 +43,5 @@ class DataConfig(_Section):
 
     @model_validator(mode="after")
     def _lengths(self) -> DataConfig:
-        if self.min_frames > self.max_frames:
-            raise ValueError(
-                f"data.min_frames ({self.min_frames}) must not exceed data.max_frames ({self.max_frames})"
-            )
+        self._ordered("data", "min_frames", "max_frames")
         return self
