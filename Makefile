@@ -31,7 +31,7 @@ run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job \
 		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
-	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/"
+	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/  SFT policies: artifacts/$(DATASET)/sft/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 test: $(STAMP)

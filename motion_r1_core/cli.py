@@ -4,6 +4,7 @@ motion-r1 stage raw_motions --dataset procedural --profile smoke --set data.proc
 motion-r1 data synth --out /tmp/p --motions 300 --seed 1
 motion-r1 data check /tmp/p
 motion-r1 render /tmp/p/new_joint_vecs/000000.npy --out walk.gif
+motion-r1 generate "a person jumps twice" --policy artifacts/procedural/sft/cot/model --seconds 3 --out jump.gif
 motion-r1 config --profile smoke
 """
 
@@ -167,6 +168,62 @@ def render(
 
     path = render_file(file, out, caption=caption)
     console.print(f"wrote {path}")
+
+
+@app.command()
+def generate(
+    caption: str = typer.Argument(..., help="What the person should do."),
+    policy: Path = typer.Option(..., "--policy", help="A policy folder (stage sft_policy)."),
+    out: Path = typer.Option(Path("motion.gif"), "--out", "-o", help="GIF to write."),
+    seconds: float = typer.Option(None, "--seconds", help="Duration; exact when given."),
+    tokenizer: Path = typer.Option(
+        None, "--tokenizer", help="Motion tokenizer checkpoint; default: the policy's own."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed."),
+    constrained: bool = typer.Option(True, help="Enforce the output grammar."),
+    profile: str = _PROFILE,
+    set_: list[str] = _SET,
+) -> None:
+    """Turn a sentence into a motion: print the chain and plan, write the GIF and joints (.npy)."""
+    import numpy as np
+
+    from motion_r1_core.config import load_config
+    from motion_r1_core.policy.generate import sample
+    from motion_r1_core.policy.policy import Policy
+    from motion_r1_core.render import render_motion
+    from motion_r1_core.vqvae.tokenizer import MotionTokenizer
+
+    try:
+        gen = load_config(profile=profile, overrides=set_ or []).policy.generation
+    except FileNotFoundError:  # outside a project: the default sampling settings
+        if profile or set_:
+            raise
+        from motion_r1_core.config import GenerationSection
+
+        gen = GenerationSection()
+    pol = Policy.load(policy)
+    vq = MotionTokenizer.load(tokenizer or Path(pol.meta["motion_tokenizer"]["path"]))
+    pol.check_tokenizer(vq.codebook_size, vq.frames_per_token)
+    (answer,), _ = sample(
+        pol, [caption], gen, seconds=[seconds], constrained=constrained, seed=seed
+    )
+    if not answer.parsed.ok:
+        console.print(f"[red]the answer does not parse:[/red] {answer.parsed.error}")
+        typer.echo(answer.text)
+        raise typer.Exit(1)
+    for i, step in enumerate(answer.parsed.steps, 1):
+        typer.echo(f"{i}. {step}")
+    if answer.parsed.plan:
+        typer.echo(f"Plan: {answer.parsed.plan}")
+    joints = vq.decode_joints(answer.parsed.codes).numpy()
+    npy = out.with_suffix(".npy")
+    np.save(npy, joints)
+    title = caption + ("\n" + "; ".join(answer.parsed.steps) if answer.parsed.steps else "")
+    render_motion(joints, out, title, vq.skeleton.fps, vq.skeleton)
+    typer.echo(
+        f"{len(answer.parsed.codes)} motion tokens = {len(joints)} frames "
+        f"({len(joints) / vq.skeleton.fps:.2f} s); wrote {out} and {npy}"
+    )
 
 
 def main() -> None:

@@ -64,7 +64,8 @@ def test_bad_values_are_named(project_root: Path, override: str, message: str):
 
 def test_bad_files(project_root: Path):
     with pytest.raises(
-        ValueError, match=r"unknown profile 'gpu'.*known: \['cpu', 'paper', 'smoke'\]"
+        ValueError,
+        match=r"unknown profile 'gpu'.*known: \['cpu', 'cpu_smollm2', 'paper', 'smoke'\]",
     ):
         load_config(profile="gpu")
     (project_root / "configs" / "broken.yaml").write_text("data: [unclosed\n")

@@ -64,7 +64,10 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     graph = d.resolve_asset_graph()
     vq, tokens = dg.AssetKey("motion_vqvae"), dg.AssetKey("motion_tokens")
     enc, cot = dg.AssetKey("text_motion_encoders"), dg.AssetKey("cot_triplets")
-    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc, cot}
+    sft = dg.AssetKey("sft_policy")
+    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc, cot, sft}
+    assert graph.get(sft).parent_keys == {vq, tokens, enc, cot}
+    assert graph.get(sft).group_name == "policy"
     assert graph.get(cot).parent_keys == {tokens} and graph.get(cot).group_name == "cot"
     assert {k.name for k in graph.asset_check_keys if k.asset_key == cot} == {
         "format",
@@ -89,6 +92,7 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
         "tokenizer_job",
         "encoders_job",
         "cot_job",
+        "policy_job",
         "pipeline_job",
     }
     node = graph.get(RAW_KEY)

@@ -16,6 +16,12 @@ from motion_r1_core.config.encoders import (
     PublishedEvaluatorConfig,
 )
 from motion_r1_core.config.pipeline import Config, TrackingConfig, find_root, load_config
+from motion_r1_core.config.policy import (
+    BackboneConfig,
+    GenerationSection,
+    PolicyConfig,
+    SFTSection,
+)
 from motion_r1_core.config.tokenizer import (
     TokensConfig,
     VQVAEConfig,
@@ -25,6 +31,7 @@ from motion_r1_core.config.tokenizer import (
 
 __all__ = [
     "DATASETS",
+    "BackboneConfig",
     "CoTClientConfig",
     "CoTConfig",
     "CoTLimitsConfig",
@@ -35,9 +42,12 @@ __all__ = [
     "EncodersConfig",
     "EvaluationConfig",
     "ExternalDatasetConfig",
+    "GenerationSection",
     "MotionEncoderConfig",
+    "PolicyConfig",
     "ProceduralConfig",
     "PublishedEvaluatorConfig",
+    "SFTSection",
     "TokensConfig",
     "TrackingConfig",
     "VQVAEConfig",

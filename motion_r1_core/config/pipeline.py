@@ -15,6 +15,7 @@ from motion_r1_core.config.base import DATASETS, Dataset, _Section
 from motion_r1_core.config.cot import CoTConfig
 from motion_r1_core.config.data import DataConfig
 from motion_r1_core.config.encoders import EncodersConfig, EvaluationConfig
+from motion_r1_core.config.policy import PolicyConfig
 from motion_r1_core.config.tokenizer import TokensConfig, VQVAEConfig
 
 
@@ -37,6 +38,7 @@ class Config(_Section):
     encoders: EncodersConfig = EncodersConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     cot: CoTConfig = CoTConfig()
+    policy: PolicyConfig = PolicyConfig()
     tracking: TrackingConfig = TrackingConfig()
     root: Path = Field(Path("."), description="Project root: data/, artifacts/, mlflow/ live here.")
 

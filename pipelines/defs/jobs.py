@@ -28,6 +28,13 @@ cot_job = dg.define_asset_job(
     "tokens (SFT triplets) for one dataset partition.",
 )
 
+policy_job = dg.define_asset_job(
+    "policy_job",
+    selection=dg.AssetSelection.groups("policy"),
+    description="Cold-start SFT of the motion-aware LLM, with and without chains of thought, and "
+    "its format validity, metric protocol and length errors for one dataset partition.",
+)
+
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
     selection=dg.AssetSelection.all(),
