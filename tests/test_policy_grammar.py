@@ -64,6 +64,15 @@ def test_unnumbered_chain_lines_are_steps() -> None:
     assert p.ok and p.steps == ["walk ahead", "then turn"] and p.plan == ""
 
 
+def test_failure_reasons_become_metric_names() -> None:
+    from motion_r1_core.policy.evaluate import failure_key
+
+    p = parse("<Motion><motion_id_1>x</Motion>", cot=False, codebook_size=K)
+    assert failure_key(p.error) == "motion_holds_something_other_than_motion_tokens"
+    long = parse("<Motion>" + "<motion_id_1>" * 60 + "</Motion>", cot=False, codebook_size=K)
+    assert failure_key(long.error) == "too_many_motion_tokens"
+
+
 def test_length_helpers_follow_the_t2m_conventions() -> None:
     assert max_codes(4) == 49  # 196 frames
     assert seconds_to_codes(3.0, 20, 4) == 15

@@ -4,6 +4,7 @@ Qwen2), the policy folders load, resume skips finished training, `motion-r1 gene
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -117,6 +118,8 @@ def test_policy_folders_name_their_chain_source_and_tokenizer(sft) -> None:
     assert "ground_truth" in report and "Real (procedural)" in report and "SFT cot" in report
     assert tracker.params["policy.cot_source"] == "ground_truth"
     assert any(k == "cot/loss" for _, row in tracker.metrics for k in row)
+    # every metric name is one MLflow accepts (a parse error's text is not)
+    assert all(re.fullmatch(r"[\w\-. :/]+", k) for k in result.metrics), result.metrics.keys()
     saved = json.loads(result.metrics_path.read_text())
     assert saved["cot/format_validity"] == result.metrics["cot/format_validity"]
 

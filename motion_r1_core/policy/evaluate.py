@@ -12,6 +12,7 @@ length_error      |generated - true| duration in seconds on whole test motions: 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -31,13 +32,19 @@ def decode_answers(answers: Sequence[Answer], tokenizer: MotionTokenizer) -> lis
     return [tokenizer.decode(a.parsed.codes or [0]).numpy() for a in answers]
 
 
+def failure_key(error: str) -> str:
+    """A metric-name-safe slug of a parse error: "<Motion> holds something other than motion
+    tokens" -> "motion_holds_something_other_than_motion_tokens" (counts go in the name)."""
+    return re.sub(r"[^a-z0-9]+", "_", error.split(" (")[0].lower()).strip("_") or "unknown"
+
+
 def format_validity(
     policy: Policy, captions: Sequence[str], g: GenerationSection, seed: int = 0
 ) -> dict[str, float]:
     """Unconstrained sampling on `captions`: share parsed, tokens/s, and failure reasons."""
     answers, stats = sample(policy, captions, g, constrained=False, seed=seed)
     ok = [a.parsed.ok for a in answers]
-    reasons = Counter(a.parsed.error.split(" (")[0] for a in answers if not a.parsed.ok)
+    reasons = Counter(failure_key(a.parsed.error) for a in answers if not a.parsed.ok)
     out = {
         "format_validity": float(np.mean(ok)),
         "format_samples": float(len(answers)),
