@@ -33,7 +33,7 @@ from motion_r1_core.evaluation.protocol import TABLE_HEADER, load_evaluator
 from motion_r1_core.expectations import CheckOutcome, metrics_outcome
 from motion_r1_core.policy import data as D
 from motion_r1_core.policy.backbone import load_backbone
-from motion_r1_core.policy.evaluate import decode_answers, format_validity, length_error, protocol
+from motion_r1_core.policy.evaluate import format_validity, length_error, protocol
 from motion_r1_core.policy.generate import sample
 from motion_r1_core.policy.policy import Policy, file_sha256
 from motion_r1_core.policy.sft import train_sft
@@ -246,9 +246,8 @@ def render_samples(
     caps = [r.captions[0].text for r in records]
     answers, _ = sample(policy, caps, p.generation, constrained=True, seed=0)
     paths = []
-    for r, a, feats in zip(records, answers, decode_answers(answers, vq), strict=True):
+    for r, a in zip(records, answers, strict=True):
         joints = vq.decode_joints(a.parsed.codes or [0]).numpy()
-        del feats
         title = a.caption + ("\n" + "; ".join(a.parsed.steps) if a.parsed.steps else "")
         paths.append(render_motion(joints, folder / f"{r.name}.gif", title, fps, vq.skeleton))
     return paths
