@@ -15,7 +15,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # few cores are slower than one after another). `make run RUN_CONFIG=` runs them concurrently.
 RUN_CONFIG ?= configs/dagster/laptop.yaml
 
-.PHONY: install run test test-fast test-slow lint constraints clean
+.PHONY: install run ablation test test-fast test-slow lint constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,8 +31,15 @@ run: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job \
 		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
-	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/  SFT policies: artifacts/$(DATASET)/sft/"
+	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/  SFT policies: artifacts/$(DATASET)/sft/  GRPO policy: artifacts/$(DATASET)/grpo/both/"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
+
+# The paper's reward ablation (GRPO with semantic, motion, both, both_physics rewards), after `make run`.
+ablation: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster job execute -m pipelines.definitions -j ablation_job \
+		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
+	@echo "reports: artifacts/$(DATASET)/grpo/*/report.md"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -68,3 +68,31 @@ def smoke_tokenizer(smoke_project: tuple[Path, object]) -> SmokeTokenizer:
     t0 = time.perf_counter()
     result = run_motion_vqvae(cfg, "procedural", tracker, progress=False)
     return SmokeTokenizer(root, cfg, result, tracker, time.perf_counter() - t0)
+
+
+@pytest.fixture(scope="session")
+def smoke_upstream(smoke_tokenizer: SmokeTokenizer) -> tuple[object, Path]:
+    """(config, root) of the smoke project with its token dataset and both encoders."""
+    from motion_r1_core.stages.motion_tokens import run_motion_tokens
+    from motion_r1_core.stages.text_motion_encoders import run_text_motion_encoders
+    from motion_r1_core.tracking import NullTracker
+
+    cfg, root = smoke_tokenizer.cfg, smoke_tokenizer.root
+    run_motion_tokens(cfg, "procedural", NullTracker(), progress=False)
+    if not (root / "artifacts" / "procedural" / "encoders" / "evaluator.safetensors").is_file():
+        run_text_motion_encoders(cfg, "procedural", NullTracker(), progress=False)
+    return cfg, root
+
+
+@pytest.fixture(scope="session")
+def smoke_sft(smoke_upstream: tuple[object, Path]) -> tuple:
+    """(config, root, SFTResult, tracker, seconds) of the smoke SFT run (both variants), once
+    per session: the SFT tests check it and GRPO starts from its CoT policy."""
+    from motion_r1_core.stages.sft_policy import run_sft_policy
+    from motion_r1_core.tracking import NullTracker
+
+    cfg, root = smoke_upstream
+    tracker = NullTracker()
+    t0 = time.perf_counter()
+    result = run_sft_policy(cfg, "procedural", tracker, progress=False)
+    return cfg, root, result, tracker, time.perf_counter() - t0

@@ -123,12 +123,13 @@ def test_dvc_stages_are_the_registered_stages() -> None:
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert set(stages) <= set(STAGES)
     for name, stage in stages.items():
+        stage = stage.get("do", stage)  # a foreach stage: its template
         assert stage["cmd"].startswith(f"motion-r1 stage {name} "), name
         for dep in stage["deps"]:
             produced = any(
                 dep == (o if isinstance(o, str) else next(iter(o)))
                 for other in stages.values()
-                for o in other.get("outs", [])
+                for o in other.get("do", other).get("outs", [])
             )
             assert produced or (REPO / dep).exists(), f"{name}: dependency {dep} is missing"
     # the tokenizer chain: tokens depend on the checkpoint that motion_vqvae writes

@@ -80,7 +80,8 @@ def test_definitions_load_the_policy_group_its_check_and_job() -> None:
     [spec] = sft_policy_checks.check_specs
     assert spec.blocking and spec.partitions_def == dataset_partitions
     job = d.resolve_job_def("policy_job")
-    assert job.asset_layer.selected_asset_keys == {SFT}
+    # the SFT policies and GRPO with both rewards (the other ablations are ablation_job's)
+    assert job.asset_layer.selected_asset_keys == {SFT, dg.AssetKey(["grpo_policy", "both"])}
     assert job.partitions_def == dataset_partitions
     # `make run` (pipeline_job) materialises every asset, the policy included
     assert SFT in d.resolve_job_def("pipeline_job").asset_layer.selected_asset_keys

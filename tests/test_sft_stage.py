@@ -7,7 +7,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -17,31 +16,20 @@ from motion_r1_core.data.humanml3d import read_captions, read_split
 from motion_r1_core.policy import data as D
 from motion_r1_core.policy.grammar import parse
 from motion_r1_core.policy.policy import Policy
-from motion_r1_core.stages.motion_tokens import run_motion_tokens
 from motion_r1_core.stages.sft_policy import format_check, run_sft_policy
-from motion_r1_core.stages.text_motion_encoders import run_text_motion_encoders
 from motion_r1_core.tracking import NullTracker
 
 pytestmark = pytest.mark.slow  # trains two tiny policies (about two minutes)
 
 
 @pytest.fixture(scope="module")
-def upstream(smoke_tokenizer):
-    """Tokens and encoders of the smoke project (encoders reused when another module made them)."""
-    cfg, root = smoke_tokenizer.cfg, smoke_tokenizer.root
-    run_motion_tokens(cfg, "procedural", NullTracker(), progress=False)
-    if not (root / "artifacts" / "procedural" / "encoders" / "evaluator.safetensors").is_file():
-        run_text_motion_encoders(cfg, "procedural", NullTracker(), progress=False)
-    return cfg, root
+def upstream(smoke_upstream):
+    return smoke_upstream
 
 
 @pytest.fixture(scope="module")
-def sft(upstream):
-    cfg, root = upstream
-    tracker = NullTracker()
-    t0 = time.perf_counter()
-    result = run_sft_policy(cfg, "procedural", tracker, progress=False)
-    return cfg, root, result, tracker, time.perf_counter() - t0
+def sft(smoke_sft):
+    return smoke_sft
 
 
 def test_ground_truth_examples_follow_the_captions_and_the_true_steps(upstream) -> None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from motion_r1_core.config.base import _Section
+from motion_r1_core.config.grpo import GRPOSection
 
 Variant = Literal["cot", "no_cot"]
 SYSTEM_PROMPT = (
@@ -160,6 +161,7 @@ class PolicyConfig(_Section):
     sft: SFTSection = SFTSection()
     generation: GenerationSection = GenerationSection()
     eval: PolicyEvalSection = PolicyEvalSection()
+    grpo: GRPOSection = GRPOSection()
 
     @model_validator(mode="after")
     def _variants_unique(self) -> PolicyConfig:

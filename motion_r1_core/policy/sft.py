@@ -38,7 +38,14 @@ class SFTSummary:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _callback(tracker: Tracker, prefix: str, history: list[dict[str, float]]) -> Any:
+def tracker_callback(
+    tracker: Tracker,
+    prefix: str,
+    history: list[dict[str, float]],
+    aliases: dict[str, str] | None = None,
+) -> Any:
+    """A transformers `TrainerCallback` forwarding every logged row to `tracker` (names with
+    `prefix`, and each key of `aliases` also under its alias), appending it to `history`."""
     from transformers import TrainerCallback
 
     class TrackerCallback(TrainerCallback):
@@ -68,6 +75,9 @@ def _callback(tracker: Tracker, prefix: str, history: list[dict[str, float]]) ->
                 self.last = (now, row["num_tokens"])
             if not row:
                 return
+            for key, alias in (aliases or {}).items():
+                if key in row:
+                    row[alias] = row[key]
             row["step"] = float(state.global_step)
             history.append(row)
             tracker.log_metrics(
@@ -143,12 +153,13 @@ def training_args(s: SFTSection, ckpt_dir: Path, device: str, progress: bool) ->
         seed=s.seed,
         data_seed=s.seed,
         bf16=s.bf16,
-        gradient_checkpointing=s.gradient_checkpointing,
+        activation_checkpointing=s.gradient_checkpointing,  # transformers 5 name
         use_cpu=device == "cpu",
         deepspeed=str(s.deepspeed) if s.deepspeed else None,
         report_to="none",
         disable_tqdm=not progress,
         dataloader_num_workers=0,
+        dataloader_pin_memory=device != "cpu",
         completion_only_loss=True,
         dataset_num_proc=None,
     )
@@ -228,7 +239,7 @@ def train_sft(
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
         peft_config=peft,
-        callbacks=[_callback(tracker, prefix, history)],
+        callbacks=[tracker_callback(tracker, prefix, history)],
     )
     t0 = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -236,10 +247,17 @@ def train_sft(
     trained = trainer.model
     if s.finetune == "lora":
         trained = trained.merge_and_unload()
+    return trained, training_summary(trainer, out, seconds, resumed_from, history)
+
+
+def training_summary(
+    trainer: Any, out: Any, seconds: float, resumed_from: int, history: list[dict[str, float]]
+) -> SFTSummary:
+    """The summary of a finished `trainer.train()` (its output `out`): the whole run's log,
+    restored from the checkpoint on resume, with this session's tokens/s from `history`."""
     speeds = [h["tokens_per_second"] for h in history if "tokens_per_second" in h]
-    # the whole run's log, restored from the checkpoint on resume, with this session's speeds
     speed_at = {h["step"]: h["tokens_per_second"] for h in history if "tokens_per_second" in h}
-    history = [
+    rows = [
         {
             **{k: float(v) for k, v in row.items() if isinstance(v, int | float)},
             **({"tokens_per_second": speed_at[row["step"]]} if row["step"] in speed_at else {}),
@@ -247,12 +265,11 @@ def train_sft(
         for row in trainer.state.log_history
         if "step" in row
     ]
-    summary = SFTSummary(
+    return SFTSummary(
         steps=int(trainer.state.global_step),
         seconds=seconds,
         resumed_from=resumed_from,
         train_loss=float(out.training_loss),
         tokens_per_second=float(sorted(speeds)[len(speeds) // 2]) if speeds else float("nan"),
-        history=history,
+        history=rows,
     )
-    return trained, summary

@@ -19,6 +19,7 @@ STAGES: dict[str, str] = {
     "text_motion_encoders": "motion_r1_core.stages.text_motion_encoders:run_text_motion_encoders",
     "cot_triplets": "motion_r1_core.stages.cot_triplets:run_cot_triplets",
     "sft_policy": "motion_r1_core.stages.sft_policy:run_sft_policy",
+    "grpo_policy": "motion_r1_core.stages.grpo_policy:run_grpo_policy",
 }
 
 

@@ -77,6 +77,44 @@ class Decoder(nn.Sequential):
         layers += [nn.Conv1d(w, w, 3, padding=1), nn.ReLU(), nn.Conv1d(w, out_dim, 3, padding=1)]
         super().__init__(*layers)
 
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode latents x (B, code_dim, T') to (B, D, T' * 2**down_t).
+
+        Without `mask` this is the plain nn.Sequential. With `mask` (B, 1, T') float, 1 on the
+        valid positions of a right-padded batch and 0 on its padding, the activations at padded
+        positions are zeroed right before every Conv1d of kernel > 1 and every ResConv1DBlock,
+        and the mask is upsampled with each nn.Upsample; a sequence alone sees zeros beyond its
+        end at every conv, so its valid outputs are those of decoding it alone. Padded output
+        frames are zero.
+        """
+        if mask is None:
+            return super().forward(x)
+        x, mask = _masked_walk(self, x, mask)
+        return x * mask
+
+
+def _masked_walk(
+    layers: nn.Sequential, x: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run `layers` on x (B, C, T) with the padding mask (B, 1, T) applied before every layer
+    that mixes time steps; returns the output and the mask at its resolution."""
+    for layer in layers:
+        if isinstance(layer, Resnet1D):
+            x, mask = _masked_walk(layer, x, mask)
+        elif isinstance(layer, ResConv1DBlock):
+            x = layer(x * mask)  # relu(0) = 0: its dilated conv1 sees zeros on the padding
+        elif isinstance(layer, nn.Conv1d):
+            if layer.stride != (1,) or layer.padding_mode != "zeros":
+                raise TypeError(f"masked decoding supports stride-1 zero-padded convs: {layer}")
+            x = layer(x * mask if layer.kernel_size[0] > 1 else x)
+        elif isinstance(layer, nn.Upsample):
+            x, mask = layer(x), layer(mask)
+        elif isinstance(layer, nn.ReLU):
+            x = layer(x)
+        else:
+            raise TypeError(f"masked decoding does not know layer {type(layer).__name__}")
+    return x, mask
+
 
 # ------------------------------------------------------------------------------------- model
 @dataclass
@@ -157,6 +195,26 @@ class MotionVQVAE(nn.Module):
             raise ValueError(f"expected code ids (B, L >= 1), got shape {tuple(ids.shape)}")
         q = self.quantizer.get_codes_from_indices(ids)
         return rearrange(self.decoder(rearrange(q, "b t c -> b c t")), "b d t -> b t d")
+
+    @torch.no_grad()
+    def decode_padded(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Normalised features (B, L_max * 2**down_t, D) of right-padded code ids (B, L_max).
+
+        Row b holds `lengths[b]` (1..L_max) codes, then padding (any valid id, e.g. 0). Frames
+        below lengths[b] * 2**down_t equal `decode` of row b's codes alone (up to float rounding
+        of the batched convolutions); the frames after them are zero. One decoder pass.
+        """
+        if ids.ndim != 2 or ids.shape[1] == 0:
+            raise ValueError(f"expected code ids (B, L >= 1), got shape {tuple(ids.shape)}")
+        lengths = torch.as_tensor(lengths, device=ids.device).long()
+        if lengths.shape != ids.shape[:1]:
+            raise ValueError(f"lengths {tuple(lengths.shape)} must be ({ids.shape[0]},)")
+        if ((lengths < 1) | (lengths > ids.shape[1])).any():
+            raise ValueError(f"lengths must lie in [1, {ids.shape[1]}], got {lengths.tolist()}")
+        q = self.quantizer.get_codes_from_indices(ids)
+        mask = torch.arange(ids.shape[1], device=ids.device)[None, :] < lengths[:, None]
+        out = self.decoder(rearrange(q, "b t c -> b c t"), mask=mask[:, None].to(q.dtype))
+        return rearrange(out, "b d t -> b t d")
 
 
 def perplexity(ids: torch.Tensor, codebook_size: int) -> torch.Tensor:

@@ -208,6 +208,40 @@ class MotionTokenizer:
         return self.denormalise(self.model.decode(ids[None]))[0].cpu()
 
     @torch.no_grad()
+    def decode_many(
+        self, code_lists: Sequence[Sequence[int]], batch: int = 256
+    ) -> list[torch.Tensor]:
+        """Raw features (f * L_i, D) float32 on the CPU of each code list, as `decode` of each.
+
+        Lists of different lengths are sorted by length, right-padded with code 0 and decoded
+        `batch` lists per decoder pass (`MotionVQVAE.decode_padded`); the output keeps the input
+        order. Every list is checked first: an empty list or an id outside [0, K) raises a
+        ValueError naming the list's index.
+        """
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        ids = []
+        for i, codes in enumerate(code_lists):
+            try:
+                ids.append(self.check_ids(codes))
+            except ValueError as e:
+                raise ValueError(f"code list {i}: {e}") from e
+        f = self.frames_per_token
+        out: list[torch.Tensor | None] = [None] * len(ids)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        for s in range(0, len(order), batch):
+            part = order[s : s + batch]
+            lengths = torch.tensor([len(ids[i]) for i in part])
+            padded = torch.zeros(len(part), int(lengths.max()), dtype=torch.long)
+            for row, i in enumerate(part):
+                padded[row, : len(ids[i])] = ids[i]
+            x = self.model.decode_padded(padded.to(self.device), lengths.to(self.device))
+            feats = self.denormalise(x).float().cpu()
+            for row, i in enumerate(part):
+                out[i] = feats[row, : f * len(ids[i])].clone()
+        return out  # type: ignore[return-value]
+
+    @torch.no_grad()
     def decode_joints(self, tokens: Sequence[int] | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Joint positions (f * L, J, 3) in metres of L token ids."""
         return recover_from_ric(self.decode(tokens), self.skeleton)

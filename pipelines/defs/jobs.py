@@ -31,12 +31,22 @@ cot_job = dg.define_asset_job(
 policy_job = dg.define_asset_job(
     "policy_job",
     selection=dg.AssetSelection.groups("policy"),
-    description="Cold-start SFT of the motion-aware LLM, with and without chains of thought, and "
-    "its format validity, metric protocol and length errors for one dataset partition.",
+    description="Cold-start SFT of the motion-aware LLM, with and without chains of thought, its "
+    "format validity, metric protocol and length errors, then GRPO with both similarity rewards "
+    "(grpo_policy/both), for one dataset partition.",
+)
+
+ablation_job = dg.define_asset_job(
+    "ablation_job",
+    selection=dg.AssetSelection.key_prefixes("grpo_policy"),
+    description="The paper's reward ablation: GRPO of the CoT SFT policy with each entry of "
+    "policy.grpo.ablations (semantic, motion, both, both_physics), one run each, for one "
+    "dataset partition; their reports sit side by side under artifacts/<dataset>/grpo/.",
 )
 
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
-    selection=dg.AssetSelection.all(),
-    description="Every asset of one dataset partition, in dependency order, with its checks.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ablation"),
+    description="Every asset of one dataset partition, in dependency order, with its checks (the "
+    "reward ablation is ablation_job's).",
 )
