@@ -165,3 +165,32 @@ def test_completion_log_probs_equal_trl_fused_head_values_and_gradients() -> Non
     (out.log_probs[:, -keep:] * m).sum().backward()
     for a, b in zip(ours_model.parameters(), trl_model.parameters(), strict=True):
         assert torch.allclose(a.grad, b.grad, atol=1e-4), a.shape
+
+
+def test_top_k_log_probs_are_those_of_the_sampled_distribution() -> None:
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from motion_r1_core.policy.grpo import completion_log_probs
+
+    torch.manual_seed(1)
+    cfg = Qwen2Config(
+        vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2,
+    )  # fmt: skip
+    model = Qwen2ForCausalLM(cfg).float()
+    ids = torch.randint(0, 50, (2, 9))
+    mask = torch.ones_like(ids)
+    logps, ent, _ = completion_log_probs(model, ids, mask, 4, 0.5, None, True, top_k=3)
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, -5:-1].float() / 0.5
+    for b in range(2):
+        for t in range(4):
+            row, token = logits[b, t], int(ids[b, -4 + t])
+            allowed = set(row.topk(3).indices.tolist()) | {token}  # the token itself stays
+            kept = row[sorted(allowed)]
+            want = row[token] - torch.logsumexp(kept, 0)
+            assert logps[b, t].item() == pytest.approx(want.item(), abs=1e-5)
+            p = torch.softmax(kept, 0)
+            assert ent[b, t].item() == pytest.approx(-(p * p.log()).sum().item(), abs=1e-5)
+    logps.sum().backward()  # finite gradients, nothing leaks into the untouched tail
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -43,11 +43,19 @@ def completion_log_probs(
     temperature: float = 1.0,
     batch_size: int | None = None,
     compute_entropy: bool = False,
+    top_k: int = 0,
 ) -> tuple[Any, Any, None]:
     """Log-probabilities (B, logits_to_keep) of the last `logits_to_keep` tokens of `input_ids`
     (B, T) under `model` at `temperature`, and their entropies (no gradient) if asked; 0 where
     `attention_mask` is 0. The output layer sees only those positions, in one matmul per chunk
-    of `batch_size` rows. The same values as TRL's fused head (tests/test_grpo_stage.py)."""
+    of `batch_size` rows; with `top_k` 0 these are the values of TRL's fused head
+    (tests/test_grpo_stage.py).
+
+    With `top_k` > 0 they are those of the distribution the rollouts sample: softmax over the
+    k largest logits (and the token itself, should it fall outside them). TRL scores a top-k
+    rollout under the whole vocabulary, so every push down of a sampled token leaks mass into
+    tokens that top-k sampling never draws and so never pushes back: on the cpu profile the
+    entropy of the whole distribution tripled in 50 steps while the rewards stayed flat."""
     import torch
 
     batch_size = batch_size or input_ids.size(0)
@@ -62,13 +70,18 @@ def completion_log_probs(
         target = ids[:, -logits_to_keep:]
         keep = mask[:, -logits_to_keep:].bool()
         logits = model.get_output_embeddings()(h[keep]).float() / temperature
+        tokens = target[keep].unsqueeze(-1)
+        if 0 < top_k < logits.shape[-1]:
+            kth = logits.topk(top_k, dim=-1).values[:, -1:]
+            inside = (logits >= kth).scatter(-1, tokens, True)
+            logits = logits.masked_fill(~inside, float("-inf"))
         log_p = logits.log_softmax(-1)
-        picked = log_p.gather(-1, target[keep].unsqueeze(-1)).squeeze(-1)
+        picked = log_p.gather(-1, tokens).squeeze(-1)
         out = torch.zeros(target.shape, dtype=picked.dtype, device=picked.device)
         logps.append(out.masked_scatter(keep, picked))
         if compute_entropy:
             with torch.no_grad():
-                ent = -(log_p.exp() * log_p).sum(-1)
+                ent = -(log_p.exp() * log_p.clamp(min=-1e30)).sum(-1)  # 0 * -inf -> 0
             full = torch.zeros(target.shape, dtype=ent.dtype, device=ent.device)
             entropies.append(full.masked_scatter(keep, ent))
     return torch.cat(logps), torch.cat(entropies) if compute_entropy else None, None
@@ -126,15 +139,16 @@ def _trainer_class() -> type:
     from trl import GRPOTrainer
 
     class CompletionHeadGRPOTrainer(GRPOTrainer):
-        """GRPOTrainer whose per-token log-probabilities, on one CPU process, come from the plain
-        output layer applied to the completion positions only.
+        """GRPOTrainer whose per-token log-probabilities, on one process (on a CPU, or with top-k
+        rollouts), come from `completion_log_probs`: the plain output layer on the completion
+        positions, under the top-k distribution the rollouts sample.
 
         TRL computes them with a chunked, fused head (tiles of the vocabulary, recomputed in
         the backward pass) that saves GPU memory; on a CPU its torch fallback is the slow part
         of a step (cpu size, 64 completions of ~60 tokens: 7 s forward, 16.5 s backward).
         Projecting the ~4,000 completion positions through the 49k-row head at once is the same
-        arithmetic without the tiling. Elsewhere (GPU, several processes, DeepSpeed, images,
-        MoE auxiliary loss) TRL's own path runs unchanged.
+        arithmetic without the tiling. Elsewhere (several processes, DeepSpeed, images, MoE
+        auxiliary loss, an entropy bonus, a GPU with top_k 0) TRL's own path runs unchanged.
         """
 
         def _get_per_token_logps_and_entropies(
@@ -154,7 +168,7 @@ def _trainer_class() -> type:
                 or self.args.use_adaptive_entropy
                 or any(v is not None for v in multimodal.values())
                 or self.accelerator.num_processes > 1
-                or self.accelerator.device.type != "cpu"
+                or (self.accelerator.device.type != "cpu" and not self.top_k)
             ):
                 return super()._get_per_token_logps_and_entropies(
                     model,
@@ -175,6 +189,7 @@ def _trainer_class() -> type:
                 self.temperature,
                 batch_size,
                 compute_entropy,
+                self.top_k or 0,
             )
 
     return CompletionHeadGRPOTrainer
