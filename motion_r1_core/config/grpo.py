@@ -48,7 +48,10 @@ class GRPOEvalSection(_Section):
     """What grpo_policy measures at the end, on held-out (test) captions."""
 
     captions: int = Field(
-        512, ge=2, description="Test captions sampled like the rollouts, for the mean rewards."
+        2000,
+        ge=2,
+        description="Test captions (at most; drawn without replacement) sampled like the "
+        "rollouts, for the mean rewards.",
     )
     replications: int = Field(5, ge=1, description="Protocol replications (R-Precision, FID).")
     gifs: int = Field(3, ge=0, description="Test captions rendered.")

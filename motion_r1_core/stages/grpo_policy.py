@@ -258,7 +258,7 @@ def evaluate_against_sft(
         "resumed_from_step": float(summary.resumed_from),
         "heldout_captions": float(len(captions)),
     }
-    last = summary.history[-1] if summary.history else {}
+    last = next((row for row in reversed(summary.history) if "reward" in row), {})
     m |= {f"train/{k}": v for k, v in last.items() if k.startswith(("reward", "kl"))}
     with torch.random.fork_rng(devices=[]):
         for name, pol in (("sft", sft), ("grpo", grpo)):
