@@ -65,9 +65,7 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     vq, tokens = dg.AssetKey("motion_vqvae"), dg.AssetKey("motion_tokens")
     enc, cot = dg.AssetKey("text_motion_encoders"), dg.AssetKey("cot_triplets")
     sft = dg.AssetKey("sft_policy")
-    grpo = {
-        dg.AssetKey(["grpo_policy", a]) for a in ("semantic", "motion", "both", "both_physics")
-    }
+    grpo = {dg.AssetKey(["grpo_policy", a]) for a in ("semantic", "motion", "both", "both_physics")}
     assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc, cot, sft, *grpo}
     assert graph.get(sft).parent_keys == {vq, tokens, enc, cot}
     assert graph.get(sft).group_name == "policy"
