@@ -302,7 +302,13 @@ def write_report(cfg: Config, dataset: str, ablation: str, out: Path, m: dict[st
         + ", ".join(f"{k} {w:g}" for k, w in g.weights.as_dict().items())
         + f"; reward encoder: artifacts/{dataset}/encoders/reward.safetensors. "
         f"{int(m['train_steps'])} steps of {g.batch_size // g.num_generations} captions x "
-        f"G = {g.num_generations} in {m['train_seconds'] / 60:.1f} min.",
+        f"G = {g.num_generations}; "
+        + (
+            f"resumed at step {int(m['resumed_from_step'])}, this run trained "
+            if m["resumed_from_step"]
+            else "trained in "
+        )
+        + f"{m['train_seconds'] / 60:.1f} min.",
         "",
         f"## Rewards on {int(m['heldout_captions'])} held-out test captions",
         "",
