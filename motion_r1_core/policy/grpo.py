@@ -28,6 +28,7 @@ from motion_r1_core.policy.sft import (
     SFTSummary,
     lora_config,
     prepare_checkpoints,
+    run_settings,
     tracker_callback,
     training_summary,
 )
@@ -201,19 +202,11 @@ def grpo_args(g: GRPOSection, ckpt_dir: Path, device: str, progress: bool) -> An
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=str(ckpt_dir),
-        max_steps=g.steps,
-        per_device_train_batch_size=g.batch_size,
-        gradient_accumulation_steps=g.grad_accum,
+        **run_settings(g, ckpt_dir, device, progress),
         num_generations=g.num_generations,
         steps_per_generation=g.grad_accum,
         num_iterations=g.num_iterations,
-        learning_rate=g.lr,
-        lr_scheduler_type=g.scheduler,
-        warmup_steps=g.warmup_steps,
-        weight_decay=g.weight_decay,
         adam_beta2=g.adam_beta2,
-        max_grad_norm=g.max_grad_norm,
         beta=g.beta,
         epsilon=g.epsilon,
         loss_type=g.loss_type,
@@ -227,21 +220,7 @@ def grpo_args(g: GRPOSection, ckpt_dir: Path, device: str, progress: bool) -> An
         use_vllm=g.use_vllm,
         vllm_mode=g.vllm_mode,
         vllm_gpu_memory_utilization=g.vllm_gpu_memory_utilization,
-        logging_steps=g.log_every,
-        save_steps=g.checkpoint_every,
-        save_total_limit=g.keep_checkpoints,
-        save_strategy="steps",
-        seed=g.seed,
-        data_seed=g.seed,
-        bf16=g.bf16,
-        activation_checkpointing=g.gradient_checkpointing,  # transformers 5 name
-        use_cpu=device == "cpu",
-        deepspeed=str(g.deepspeed) if g.deepspeed else None,
         model_init_kwargs={"dtype": "bfloat16" if g.bf16 else "float32"},
-        report_to="none",
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=device != "cpu",
         log_completions=False,  # tables go to wandb/trackio only; SampleTables logs ours
     )
 

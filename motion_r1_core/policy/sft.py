@@ -136,33 +136,42 @@ def training_args(s: SFTSection, ckpt_dir: Path, device: str, progress: bool) ->
     from trl import SFTConfig
 
     return SFTConfig(
-        output_dir=str(ckpt_dir),
-        max_steps=s.steps,
-        per_device_train_batch_size=s.batch_size,
-        gradient_accumulation_steps=s.grad_accum,
-        learning_rate=s.lr,
-        lr_scheduler_type=s.scheduler,
-        warmup_steps=s.warmup_steps,
-        weight_decay=s.weight_decay,
-        max_grad_norm=s.max_grad_norm,
+        **run_settings(s, ckpt_dir, device, progress),
         max_length=s.max_length,
-        logging_steps=s.log_every,
-        save_steps=s.checkpoint_every,
-        save_total_limit=s.keep_checkpoints,
-        save_strategy="steps",
-        seed=s.seed,
-        data_seed=s.seed,
-        bf16=s.bf16,
-        activation_checkpointing=s.gradient_checkpointing,  # transformers 5 name
-        use_cpu=device == "cpu",
-        deepspeed=str(s.deepspeed) if s.deepspeed else None,
-        report_to="none",
-        disable_tqdm=not progress,
-        dataloader_num_workers=0,
-        dataloader_pin_memory=device != "cpu",
         completion_only_loss=True,
         dataset_num_proc=None,
     )
+
+
+def run_settings(section: Any, ckpt_dir: Path, device: str, progress: bool) -> dict[str, Any]:
+    """The `TrainingArguments` an SFT or GRPO section sets alike: steps, batch, optimiser and
+    schedule, logging, checkpoints, seeds, precision, device and DeepSpeed; no external
+    reporting (the stage's callback logs) and no pinned memory on a CPU."""
+    return {
+        "output_dir": str(ckpt_dir),
+        "max_steps": section.steps,
+        "per_device_train_batch_size": section.batch_size,
+        "gradient_accumulation_steps": section.grad_accum,
+        "learning_rate": section.lr,
+        "lr_scheduler_type": section.scheduler,
+        "warmup_steps": section.warmup_steps,
+        "weight_decay": section.weight_decay,
+        "max_grad_norm": section.max_grad_norm,
+        "logging_steps": section.log_every,
+        "save_steps": section.checkpoint_every,
+        "save_total_limit": section.keep_checkpoints,
+        "save_strategy": "steps",
+        "seed": section.seed,
+        "data_seed": section.seed,
+        "bf16": section.bf16,
+        "activation_checkpointing": section.gradient_checkpointing,  # transformers 5 name
+        "use_cpu": device == "cpu",
+        "deepspeed": str(section.deepspeed) if section.deepspeed else None,
+        "report_to": "none",
+        "disable_tqdm": not progress,
+        "dataloader_num_workers": 0,
+        "dataloader_pin_memory": device != "cpu",
+    }
 
 
 def lora_config(s: SFTSection, vocab: MotionVocab, tied: bool) -> Any:

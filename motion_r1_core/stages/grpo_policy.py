@@ -86,10 +86,9 @@ def rollout_generation(cfg: Config) -> Any:
     )
 
 
-def heldout(cfg: Config, dataset: str, vq: MotionTokenizer) -> tuple[list[str], list]:
-    """`policy.grpo.eval.captions` (test record, caption) pairs drawn without replacement, and
-    the records' codes (the reference motions of the motion reward)."""
-    test = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
+def heldout(cfg: Config, test: list, vq: MotionTokenizer) -> tuple[list[str], list]:
+    """`policy.grpo.eval.captions` (record, caption) pairs of the `test` records drawn without
+    replacement, and the records' codes (the reference motions of the motion reward)."""
     pairs = [(i, c.text) for i, r in enumerate(test) for c in r.captions]
     rng = np.random.default_rng(cfg.evaluation.seed)
     pick = rng.choice(len(pairs), min(cfg.policy.grpo.eval.captions, len(pairs)), replace=False)
@@ -215,7 +214,8 @@ def run_grpo_policy(
     policy = Policy(trained.eval(), sft.tokenizer, sft.vocab, meta)
     policy_path = policy.save(out / "model")
 
-    metrics = evaluate_against_sft(cfg, dataset, sft, policy, scorer, vq, summary, progress)
+    test = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
+    metrics = evaluate_against_sft(cfg, dataset, test, sft, policy, scorer, vq, summary, progress)
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tracker.log_metrics(metrics, step=summary.steps)
@@ -223,7 +223,7 @@ def run_grpo_policy(
     render_samples(
         policy,
         vq,
-        load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)[: g.eval.gifs],
+        test[: g.eval.gifs],
         p,
         out / "samples",
         vq.skeleton.fps,
@@ -238,6 +238,7 @@ def run_grpo_policy(
 def evaluate_against_sft(
     cfg: Config,
     dataset: str,
+    test: list,
     sft: Policy,
     grpo: Policy,
     scorer: MotionScorer,
@@ -251,7 +252,7 @@ def evaluate_against_sft(
 
     from motion_r1_core.policy.evaluate import protocol
 
-    captions, codes = heldout(cfg, dataset, vq)
+    captions, codes = heldout(cfg, test, vq)
     m: dict[str, float] = {
         "train_seconds": summary.seconds,
         "train_steps": float(summary.steps),
@@ -265,7 +266,6 @@ def evaluate_against_sft(
             m |= {
                 f"{name}/{k}": v for k, v in reward_means(pol, scorer, captions, codes, cfg).items()
             }
-        test = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
         ev_cfg = cfg.evaluation.model_copy(
             update={"replications": cfg.policy.grpo.eval.replications}
         )
