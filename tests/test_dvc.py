@@ -129,7 +129,8 @@ def test_dvc_stages_are_the_registered_stages() -> None:
             produced = any(
                 dep == (o if isinstance(o, str) else next(iter(o)))
                 for other in stages.values()
-                for o in other.get("do", other).get("outs", [])
+                for kind in ("outs", "metrics")  # a metrics file is an output too
+                for o in other.get("do", other).get(kind, [])
             )
             assert produced or (REPO / dep).exists(), f"{name}: dependency {dep} is missing"
     # the tokenizer chain: tokens depend on the checkpoint that motion_vqvae writes
