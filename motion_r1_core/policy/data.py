@@ -134,9 +134,20 @@ def engine_examples(triplets: pd.DataFrame, splits: list[str], mirror: bool) -> 
     ]
 
 
-def augment(codes: tuple[int, ...], p: float, rng: np.random.Generator) -> list[int]:
-    """With probability p drop the first or the last code (equally likely); never below one."""
+def augment(
+    codes: tuple[int, ...],
+    p: float,
+    rng: np.random.Generator,
+    cap: int | None = None,
+    spread: int = 0,
+) -> list[int]:
+    """With probability p drop the first or the last code (equally likely); never below one.
+
+    A motion of `cap` codes or more (cut at the longest motion, so its end is no real end)
+    first keeps its first L codes, L uniform in [cap - spread, cap]."""
     out = list(codes)
+    if cap is not None and spread > 0 and len(out) >= cap:
+        out = out[: int(rng.integers(max(1, cap - spread), cap + 1))]
     if len(out) > 1 and rng.random() < p:
         out = out[1:] if rng.random() < 0.5 else out[:-1]
     return out
@@ -151,16 +162,19 @@ def sft_rows(
     drop_p: float,
     hint_p: float,
     seed: int,
+    cap: int | None = None,
+    cap_spread: int = 0,
 ) -> list[dict]:
     """TRL conversational prompt/completion rows: `passes` shuffled passes over `examples`, each
-    drawing the augmentation and the length hint afresh (seeded). `cot` picks the variant's
-    target; the duration stated is that of the (augmented) target."""
+    drawing the augmentation (`augment`, with the cap and its spread) and the length hint
+    afresh (seeded). `cot` picks the variant's target; the duration stated is that of the
+    (augmented) target."""
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(passes):
         for i in rng.permutation(len(examples)):
             ex = examples[i]
-            codes = augment(ex.codes, drop_p, rng)
+            codes = augment(ex.codes, drop_p, rng, cap, cap_spread)
             seconds = len(codes) * seconds_per_code if rng.random() < hint_p else None
             target = answer(codes, list(ex.steps), ex.plan) if cot else answer(codes)
             rows.append(

@@ -112,10 +112,11 @@ def _trainer_class() -> type:
             mode = "train" if model.training else "eval"
             labels = inputs["labels"]
             net = {k: v for k, v in inputs.items() if k in ("input_ids", "attention_mask")}
-            hidden = model.get_decoder()(**net, use_cache=False).last_hidden_state
             target = labels[:, 1:]
             keep = target != -100
-            logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+            with self.accelerator.autocast():  # bf16: the wrapped forward is bypassed here
+                hidden = model.get_decoder()(**net, use_cache=False).last_hidden_state
+                logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
             n = keep.sum() if num_items_in_batch is None else num_items_in_batch
             loss = F.cross_entropy(logits, target[keep], reduction="sum") / torch.as_tensor(
                 n, device=logits.device
@@ -143,10 +144,32 @@ def training_args(s: SFTSection, ckpt_dir: Path, device: str, progress: bool) ->
     )
 
 
-def run_settings(section: Any, ckpt_dir: Path, device: str, progress: bool) -> dict[str, Any]:
+def use_bf16(setting: bool | str, device: Any) -> bool:
+    """Resolve a `bf16` setting on `device`: "auto" is True where bf16 is native (a CUDA device
+    that supports it, a CPU with AVX512-BF16 or AMX through oneDNN), else False."""
+    if setting != "auto":
+        return bool(setting)
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if kind == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def run_settings(section: Any, ckpt_dir: Path, device: Any, progress: bool) -> dict[str, Any]:
     """The `TrainingArguments` an SFT or GRPO section sets alike: steps, batch, optimiser and
     schedule, logging, checkpoints, seeds, precision, device and DeepSpeed; no external
-    reporting (the stage's callback logs) and no pinned memory on a CPU."""
+    reporting (the stage's callback logs) and no pinned memory on a CPU. `device` is a name
+    or a `torch.device`."""
+    import torch
+
+    on_cpu = torch.device(device).type == "cpu"
     return {
         "output_dir": str(ckpt_dir),
         "max_steps": section.steps,
@@ -163,14 +186,14 @@ def run_settings(section: Any, ckpt_dir: Path, device: str, progress: bool) -> d
         "save_strategy": "steps",
         "seed": section.seed,
         "data_seed": section.seed,
-        "bf16": section.bf16,
+        "bf16": use_bf16(section.bf16, device),
         "activation_checkpointing": section.gradient_checkpointing,  # transformers 5 name
-        "use_cpu": device == "cpu",
+        "use_cpu": on_cpu,
         "deepspeed": str(section.deepspeed) if section.deepspeed else None,
         "report_to": "none",
         "disable_tqdm": not progress,
         "dataloader_num_workers": 0,
-        "dataloader_pin_memory": device != "cpu",
+        "dataloader_pin_memory": not on_cpu,
     }
 
 
@@ -253,7 +276,9 @@ def train_sft(
     t0 = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - t0
-    trained = trainer.model
+    # without accelerate's mixed-precision wrapper of forward (bf16 autocast): sampling after
+    # training runs as the saved model does
+    trained = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
     if s.finetune == "lora":
         trained = trained.merge_and_unload()
     return trained, training_summary(trainer, out, seconds, resumed_from, history)

@@ -35,6 +35,7 @@ from motion_r1_core.policy import data as D
 from motion_r1_core.policy.backbone import load_backbone
 from motion_r1_core.policy.evaluate import format_validity, length_error, protocol
 from motion_r1_core.policy.generate import sample
+from motion_r1_core.policy.grammar import max_codes
 from motion_r1_core.policy.policy import Policy, file_sha256
 from motion_r1_core.policy.sft import train_sft
 from motion_r1_core.runtime import resolve_device
@@ -144,7 +145,16 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
         s = p.sft
         n_pass = D.passes_needed(len(exs), s.steps, s.batch_size * s.grad_accum)
         train_rows = D.sft_rows(
-            exs, cot, p.system_prompt, fpt / fps, n_pass, s.drop_token_p, s.length_hint_p, s.seed
+            exs,
+            cot,
+            p.system_prompt,
+            fpt / fps,
+            n_pass,
+            s.drop_token_p,
+            s.length_hint_p,
+            s.seed,
+            cap=max_codes(fpt),
+            cap_spread=s.cap_spread,
         )
         fingerprint = checkpoints.run_fingerprint(
             data=data_hash,
