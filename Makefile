@@ -15,7 +15,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # few cores are slower than one after another). `make run RUN_CONFIG=` runs them concurrently.
 RUN_CONFIG ?= configs/dagster/laptop.yaml
 
-.PHONY: install run ablation test test-fast test-slow lint constraints clean
+.PHONY: install browser run ablation test test-fast test-slow lint constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -32,6 +32,8 @@ run: $(STAMP)
 	$(BIN)/dagster job execute -m pipelines.definitions -j pipeline_job \
 		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
 	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/  SFT policies: artifacts/$(DATASET)/sft/  GRPO policy: artifacts/$(DATASET)/grpo/both/"
+	@echo "report: artifacts/$(DATASET)/report/report.html (and report.md)"
+	@echo "champion: MLFLOW_TRACKING_URI=sqlite:///mlflow/mlruns.db $(BIN)/mlflow models serve -m models:/motion-r1@champion --env-manager local -h 127.0.0.1 -p 5001"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 # The paper's reward ablation (GRPO with semantic, motion, both, both_physics rewards), after `make run`.
@@ -41,7 +43,16 @@ ablation: $(STAMP)
 		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
 	@echo "reports: artifacts/$(DATASET)/grpo/*/report.md"
 
-test: $(STAMP)
+# The report's page is checked in headless Chromium (the Debian package), installed here when
+# it is missing and apt-get can run (as root); elsewhere that one test is skipped.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	echo "chromium is not installed: the browser test of the report will be skipped"
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

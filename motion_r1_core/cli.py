@@ -5,6 +5,7 @@ motion-r1 data synth --out /tmp/p --motions 300 --seed 1
 motion-r1 data check /tmp/p
 motion-r1 render /tmp/p/new_joint_vecs/000000.npy --out walk.gif
 motion-r1 generate "a person jumps twice" --policy artifacts/procedural/sft/cot/model --seconds 3 --out jump.gif
+motion-r1 generate "a person jumps twice" --model models:/motion-r1@champion --out jump.gif
 motion-r1 config --profile smoke
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -20,6 +22,9 @@ app = typer.Typer(help="Motion-R1: text-to-motion with a reasoning LLM.", no_arg
 data_app = typer.Typer(help="Datasets in the HumanML3D layout.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 console = Console(stderr=True)
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _PROFILE = typer.Option(None, "--profile", "-p", help="configs/<profile>.yaml (smoke, cpu, paper).")
 _SET = typer.Option(
@@ -173,7 +178,15 @@ def render(
 @app.command()
 def generate(
     caption: str = typer.Argument(..., help="What the person should do."),
-    policy: Path = typer.Option(..., "--policy", help="A policy folder (stage sft_policy)."),
+    policy: Path = typer.Option(
+        None, "--policy", help="A policy folder (stage sft_policy); or give --model."
+    ),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="A registered model instead of --policy, e.g. models:/motion-r1@champion (stage "
+        "registered_model); its own generation settings apply.",
+    ),
     out: Path = typer.Option(Path("motion.gif"), "--out", "-o", help="GIF to write."),
     seconds: float = typer.Option(None, "--seconds", help="Duration; exact when given."),
     tokenizer: Path = typer.Option(
@@ -185,14 +198,18 @@ def generate(
     set_: list[str] = _SET,
 ) -> None:
     """Turn a sentence into a motion: print the chain and plan, write the GIF and joints (.npy)."""
-    import numpy as np
-
     from motion_r1_core.config import load_config
     from motion_r1_core.policy.generate import sample
     from motion_r1_core.policy.policy import Policy
-    from motion_r1_core.render import render_motion
     from motion_r1_core.vqvae.tokenizer import MotionTokenizer
 
+    if (policy is None) == (model is None):
+        raise ValueError("give exactly one of --policy and --model")
+    if model is not None:
+        if tokenizer is not None or not constrained:
+            raise ValueError("--tokenizer and --no-constrained go with --policy only")
+        _generate_registered(caption, model, out, seconds, seed, profile, set_)
+        return
     try:
         gen = load_config(profile=profile, overrides=set_ or []).policy.generation
     except FileNotFoundError:  # outside a project: the default sampling settings
@@ -211,18 +228,73 @@ def generate(
         console.print(f"[red]the answer does not parse:[/red] {answer.parsed.error}")
         typer.echo(answer.text)
         raise typer.Exit(1)
-    for i, step in enumerate(answer.parsed.steps, 1):
-        typer.echo(f"{i}. {step}")
-    if answer.parsed.plan:
-        typer.echo(f"Plan: {answer.parsed.plan}")
     joints = vq.decode_joints(answer.parsed.codes).numpy()
+    _write_motion(
+        caption, answer.parsed.steps, answer.parsed.plan, len(answer.parsed.codes), joints, out
+    )
+
+
+def _generate_registered(
+    caption: str,
+    model: str,
+    out: Path,
+    seconds: float | None,
+    seed: int,
+    profile: str | None,
+    set_: list[str] | None,
+) -> None:
+    """`generate` through a registered pyfunc (`--model`), from the project's MLflow store
+    (MLFLOW_TRACKING_URI, else tracking.default_uri; outside a project MLflow's own)."""
+    import numpy as np
+    import pandas as pd
+
+    from motion_r1_core.config import load_config
+    from motion_r1_core.registry import load_champion
+
+    try:
+        uri = load_config(profile=profile, overrides=set_ or []).tracking_uri()
+    except FileNotFoundError:
+        if profile or set_:
+            raise
+        uri = None
+    request = pd.DataFrame(
+        {"caption": [caption], "seconds": [np.nan if seconds is None else seconds], "seed": [seed]}
+    )
+    row = load_champion(model, uri).predict(request).iloc[0]
+    steps = [s for s in row["chain"].split("\n") if s]
+    joints = np.asarray(row["joints"], dtype=np.float32)
+    _write_motion(caption, steps, row["plan"], len(row["token_ids"]), joints, out, row["fps"])
+
+
+def _write_motion(
+    caption: str,
+    steps: list[str],
+    plan: str | None,
+    n_tokens: int,
+    joints: np.ndarray,
+    out: Path,
+    fps: float | None = None,
+) -> None:
+    """Print the chain and plan, save joints (T, J, 3) in metres as .npy beside the GIF `out`,
+    and render the GIF at `fps` (None: the skeleton's)."""
+    import numpy as np
+
+    from motion_r1_core.render import render_motion
+    from motion_r1_core.skeleton import skeleton_for_joints
+
+    for i, step in enumerate(steps, 1):
+        typer.echo(f"{i}. {step}")
+    if plan:
+        typer.echo(f"Plan: {plan}")
+    skeleton = skeleton_for_joints(joints.shape[1])
+    fps = float(fps or skeleton.fps)
     npy = out.with_suffix(".npy")
     np.save(npy, joints)
-    title = caption + ("\n" + "; ".join(answer.parsed.steps) if answer.parsed.steps else "")
-    render_motion(joints, out, title, vq.skeleton.fps, vq.skeleton)
+    title = caption + ("\n" + "; ".join(steps) if steps else "")
+    render_motion(joints, out, title, fps, skeleton)
     typer.echo(
-        f"{len(answer.parsed.codes)} motion tokens = {len(joints)} frames "
-        f"({len(joints) / vq.skeleton.fps:.2f} s); wrote {out} and {npy}"
+        f"{n_tokens} motion tokens = {len(joints)} frames ({len(joints) / fps:.2f} s); "
+        f"wrote {out} and {npy}"
     )
 
 

@@ -173,3 +173,18 @@ def physics_quantities(
     }
     q["score"] = physics_score(q["skating"], q["penetration"], q["jitter"], scales)
     return q
+
+
+def feature_physics(features: list, skeleton: Skeleton = HUMANML3D) -> dict[str, float]:
+    """Mean foot skating (m/s), ground penetration (m) and jitter (m/s^2) of raw feature arrays
+    (T_i, D) of `skeleton`: joints recovered by `features.recover_from_ric`, padded, measured.
+    A protocol `extra`: the report's three plausibility columns, for every row alike."""
+    from motion_r1_core.features import recover_from_ric
+
+    joints = [recover_from_ric(f, skeleton) for f in features]
+    lengths = torch.tensor([len(j) for j in joints])
+    batch = torch.zeros(len(joints), int(lengths.max()), skeleton.n_joints, 3)
+    for i, j in enumerate(joints):
+        batch[i, : len(j)] = j
+    q = physics_quantities(batch, lengths, skeleton)
+    return {k: float(q[k].mean()) for k in ("skating", "penetration", "jitter")}

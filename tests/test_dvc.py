@@ -127,8 +127,9 @@ def test_dvc_stages_are_the_registered_stages() -> None:
         assert stage["cmd"].startswith(f"motion-r1 stage {name} "), name
         for dep in stage["deps"]:
             produced = any(
-                dep == (o if isinstance(o, str) else next(iter(o)))
+                dep == (o if isinstance(o, str) else next(iter(o))).replace("${key}", key)
                 for other in stages.values()
+                for key in other.get("foreach", {"": None})  # a foreach stage: each key
                 for kind in ("outs", "metrics")  # a metrics file is an output too
                 for o in other.get("do", other).get(kind, [])
             )

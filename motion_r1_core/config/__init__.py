@@ -22,6 +22,7 @@ from motion_r1_core.config.policy import (
     PolicyConfig,
     SFTSection,
 )
+from motion_r1_core.config.registry import RegistryConfig
 from motion_r1_core.config.tokenizer import (
     TokensConfig,
     VQVAEConfig,
@@ -47,6 +48,7 @@ __all__ = [
     "PolicyConfig",
     "ProceduralConfig",
     "PublishedEvaluatorConfig",
+    "RegistryConfig",
     "SFTSection",
     "TokensConfig",
     "TrackingConfig",

@@ -16,6 +16,8 @@ from motion_r1_core.config.cot import CoTConfig
 from motion_r1_core.config.data import DataConfig
 from motion_r1_core.config.encoders import EncodersConfig, EvaluationConfig
 from motion_r1_core.config.policy import PolicyConfig
+from motion_r1_core.config.registry import RegistryConfig
+from motion_r1_core.config.report import ReportConfig
 from motion_r1_core.config.tokenizer import TokensConfig, VQVAEConfig
 
 
@@ -37,8 +39,10 @@ class Config(_Section):
     tokens: TokensConfig = TokensConfig()
     encoders: EncodersConfig = EncodersConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    report: ReportConfig = ReportConfig()
     cot: CoTConfig = CoTConfig()
     policy: PolicyConfig = PolicyConfig()
+    registry: RegistryConfig = RegistryConfig()
     tracking: TrackingConfig = TrackingConfig()
     root: Path = Field(Path("."), description="Project root: data/, artifacts/, mlflow/ live here.")
 

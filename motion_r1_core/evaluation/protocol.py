@@ -52,6 +52,8 @@ class Evaluator(Protocol):
 
 # generate(records, captions, rng) -> one raw feature array (T, D) per caption
 Generator = Callable[[Sequence[MotionRecord], Sequence[Caption], np.random.Generator], list]
+# extra(generated raw features) -> more metrics of a replication (e.g. physical plausibility)
+Extra = Callable[[list], dict[str, float]]
 
 
 def crop_length(n_frames: int, rng: np.random.Generator, unit: int = UNIT_LENGTH) -> int:
@@ -133,11 +135,13 @@ def evaluate(
     generate: Generator = real_motions,
     samples: bool = False,
     progress: bool = False,
+    extra: Extra | None = None,
 ) -> ProtocolReport:
     """Run `cfg.replications` replications of the protocol on test `records`.
 
     `generate` makes the motions for a list of captions (default: the "Real" row). With
-    `samples=True` the generator is stochastic and MultiModality is measured too.
+    `samples=True` the generator is stochastic and MultiModality is measured too. `extra`
+    adds metrics computed on each replication's generated motions (they get intervals too).
     """
     n_groups = len(records) // cfg.batch
     if n_groups == 0:
@@ -165,7 +169,8 @@ def evaluate(
         reps = track(reps, description="evaluation", console=Console(stderr=True))
     for rep in reps:
         rng = np.random.default_rng([cfg.seed, rep])
-        for name, v in _replication(evaluator, records, cfg, generate, samples, n, rng).items():
+        out = _replication(evaluator, records, cfg, generate, samples, n, rng, extra)
+        for name, v in out.items():
             values.setdefault(name, []).append(v)
     settings = {
         "replications": cfg.replications,
@@ -194,6 +199,7 @@ def _replication(
     samples: bool,
     n: int,
     rng: np.random.Generator,
+    extra: Extra | None = None,
 ) -> dict[str, float]:
     chosen = [records[i] for i in rng.permutation(len(records))[:n]]
     captions = [r.captions[int(rng.integers(len(r.captions)))] for r in chosen]
@@ -220,6 +226,8 @@ def _replication(
         )
         out["multimodality"] = M.multimodality(emb, cfg.mm_times, rng)
     out |= {f"top{k + 1}_shuffled": float(shuffled[k]) for k in range(cfg.top_k)}
+    if extra is not None:
+        out |= extra(motions)
     return out
 
 

@@ -20,6 +20,8 @@ STAGES: dict[str, str] = {
     "cot_triplets": "motion_r1_core.stages.cot_triplets:run_cot_triplets",
     "sft_policy": "motion_r1_core.stages.sft_policy:run_sft_policy",
     "grpo_policy": "motion_r1_core.stages.grpo_policy:run_grpo_policy",
+    "eval_report": "motion_r1_core.stages.eval_report:run_eval_report",
+    "registered_model": "motion_r1_core.stages.registered_model:run_registered_model",
 }
 
 

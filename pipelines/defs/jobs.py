@@ -44,6 +44,20 @@ ablation_job = dg.define_asset_job(
     "dataset partition; their reports sit side by side under artifacts/<dataset>/grpo/.",
 )
 
+report_job = dg.define_asset_job(
+    "report_job",
+    selection=dg.AssetSelection.groups("report"),
+    description="The evaluation report of one dataset partition: Real, VQ-VAE and every policy "
+    "present under the protocol with 95% intervals, as HTML and Markdown, logged to MLflow.",
+)
+
+registry_job = dg.define_asset_job(
+    "registry_job",
+    selection=dg.AssetSelection.groups("registry"),
+    description="Register the champion of the evaluation report (best registry.metric, above the "
+    "registry floors) as models:/motion-r1@champion for one dataset partition.",
+)
+
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("ablation"),

@@ -1,0 +1,139 @@
+"""Sampling a policy for the report, cached on disk per policy, settings, captions and seed.
+
+The protocol draws its captions and a sampling seed from each replication's generator, so a
+replication asks for the same (captions, seed) every time the report runs. `CachedSampler` keys
+each call by the policy's weights (sha256 of model.safetensors), the generation settings, the
+captions, durations and the seed; an answer already on disk is read back instead of sampled,
+so rerunning the report after adding one policy samples only for that policy.
+
+    sampler = CachedSampler(policy, cache_root, generation)
+    answers = sampler(captions, seed=3)                     # list[CachedAnswer]
+    generate = sampler.protocol_generator(tokenizer)        # for evaluation.protocol.evaluate
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from motion_r1_core.config import GenerationSection
+from motion_r1_core.data.humanml3d import Caption, MotionRecord
+from motion_r1_core.policy.policy import Policy, file_sha256
+from motion_r1_core.vqvae.tokenizer import MotionTokenizer
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """What the report keeps of one sampled answer."""
+
+    caption: str
+    text: str
+    ok: bool
+    codes: list[int]
+    steps: list[str]
+    plan: str
+    error: str
+    new_tokens: int
+
+
+def policy_key(policy_dir: Path) -> str:
+    """A short, stable id of a saved policy: the sha256 of its weights (16 hex digits)."""
+    weights = sorted(Path(policy_dir).glob("*.safetensors"))
+    if not weights:
+        raise FileNotFoundError(f"{policy_dir}: no *.safetensors weights in this policy folder")
+    h = hashlib.sha256()
+    for w in weights:
+        h.update(file_sha256(w).encode())
+    return h.hexdigest()[:16]
+
+
+class CachedSampler:
+    """`generate.sample` of one policy behind an on-disk cache (one JSON file per call).
+
+    Attributes:
+        sampled, cached: answers sampled now / read back from the cache.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        policy_dir: Path,
+        cache_root: Path,
+        generation: GenerationSection,
+    ) -> None:
+        self.policy, self.generation = policy, generation
+        settings = json.dumps(generation.model_dump(mode="json"), sort_keys=True)
+        self.folder = Path(cache_root) / policy_key(policy_dir)
+        self._settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        self.sampled = self.cached = 0
+
+    def _path(self, captions, seconds, pin, constrained, seed) -> Path:
+        doc = json.dumps([list(captions), seconds, pin, constrained, seed, self._settings])
+        return self.folder / f"{hashlib.sha256(doc.encode()).hexdigest()[:24]}.json"
+
+    def __call__(
+        self,
+        captions: Sequence[str],
+        seed: int,
+        seconds: Sequence[float | None] | None = None,
+        pin_length: bool = True,
+        constrained: bool = True,
+    ) -> list[CachedAnswer]:
+        """Answers for `captions` (as `generate.sample`), from the cache when present."""
+        from motion_r1_core.policy.generate import sample
+
+        secs = None if seconds is None else [None if s is None else float(s) for s in seconds]
+        path = self._path(captions, secs, pin_length, constrained, int(seed))
+        if path.is_file():
+            try:
+                rows = json.loads(path.read_text())
+                self.cached += len(rows)
+                return [CachedAnswer(**r) for r in rows]
+            except (json.JSONDecodeError, TypeError):
+                path.unlink()  # a torn write: sample again
+        answers, _ = sample(
+            self.policy,
+            list(captions),
+            self.generation,
+            seconds=secs,
+            pin_length=pin_length,
+            constrained=constrained,
+            seed=int(seed),
+        )
+        out = [
+            CachedAnswer(
+                a.caption,
+                a.text,
+                a.parsed.ok,
+                list(a.parsed.codes),
+                list(a.parsed.steps),
+                a.parsed.plan,
+                a.parsed.error,
+                a.new_tokens,
+            )
+            for a in answers
+        ]
+        self.sampled += len(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(a) for a in out]))
+        tmp.replace(path)
+        return out
+
+    def protocol_generator(self, tokenizer: MotionTokenizer):
+        """A protocol `Generator`: the grammar-constrained answers to the drawn captions, decoded
+        to raw features (4 L, D) by `tokenizer` in one batched pass."""
+
+        def generate(
+            records: Sequence[MotionRecord], captions: Sequence[Caption], rng: np.random.Generator
+        ) -> list[np.ndarray]:
+            answers = self([c.text for c in captions], seed=int(rng.integers(2**31)))
+            codes = [a.codes or [0] for a in answers]  # never empty: the grammar is on
+            return [m.numpy() for m in tokenizer.decode_many(codes)]
+
+        return generate

@@ -1,0 +1,173 @@
+"""The registered pyfunc: captions in, chains and motions out.
+
+The model's artifacts are a policy folder (a merged Hugging Face model + policy.json), the VQ-VAE
+checkpoint it was trained with, and the generation settings (`policy.generation` as JSON).
+
+Input: a DataFrame with `caption` (required), `seconds` (optional; empty: the model picks the
+length, else exactly round(seconds * fps / frames_per_token) tokens) and `seed` (optional,
+default 0; rows with one seed are sampled as one batch). Output, one row per caption in order:
+caption, chain (steps joined by newlines), plan, token_ids (VQ codes), n_frames, fps, joints
+(n_frames x J x 3, metres, y up).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from motion_r1_core.config import GenerationSection
+
+OUTPUT_COLUMNS = ("caption", "chain", "plan", "token_ids", "n_frames", "fps", "joints")
+DEFAULT_SEED = 0
+
+
+# ------------------------------------------------------------------------------------ helpers
+def finite_or_none(value: Any) -> float | None:
+    """A finite float of `value`, or None (missing, NaN, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy numbers are Real
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _missing(value: Any) -> bool:
+    """True for None, NaN and pd.NA (how an empty cell of a JSON record or a DataFrame arrives)."""
+    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
+
+
+# --------------------------------------------------------------------------------- the model
+class MotionPolicyModel(mlflow.pyfunc.PythonModel):
+    """Captions in, chains and motions out: the policy, its motion tokenizer and the generation
+    settings, loaded from the model's artifacts `policy`, `tokenizer` and `generation`.
+
+    `model_config={"device": "cuda"}` at load time picks the device (default auto: CUDA when
+    available)."""
+
+    def load_context(self, context: Any) -> None:
+        """Load the policy folder, the VQ-VAE checkpoint and the generation settings."""
+        from motion_r1_core.policy.policy import Policy
+        from motion_r1_core.runtime import resolve_device
+        from motion_r1_core.vqvae.tokenizer import MotionTokenizer
+
+        device = resolve_device(str((context.model_config or {}).get("device", "auto")))
+        self.policy = Policy.load(Path(context.artifacts["policy"]), device=str(device))
+        self.tokenizer = MotionTokenizer.load(Path(context.artifacts["tokenizer"]), device=device)
+        self.policy.check_tokenizer(self.tokenizer.codebook_size, self.tokenizer.frames_per_token)
+        self.generation = GenerationSection.model_validate_json(
+            Path(context.artifacts["generation"]).read_text()
+        )
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """One row of OUTPUT_COLUMNS per input row, in order (see the module docstring).
+
+        Raises ValueError naming the column or row for a missing `caption` column, an empty
+        caption, a non-positive duration or a non-integer seed."""
+        from motion_r1_core.policy.generate import sample
+
+        captions, seconds, seeds = parse_requests(model_input)
+        fps = float(self.policy.meta["fps"])
+        rows: list[dict[str, Any] | None] = [None] * len(captions)
+        for seed in sorted(set(seeds)):
+            idx = [i for i, s in enumerate(seeds) if s == seed]
+            answers, _ = sample(
+                self.policy,
+                [captions[i] for i in idx],
+                self.generation,
+                seconds=[seconds[i] for i in idx],
+                constrained=True,  # the grammar makes every answer parse
+                seed=seed,
+            )
+            broken = [
+                (i, a.parsed.error) for i, a in zip(idx, answers, strict=True) if not a.parsed.ok
+            ]
+            if broken:
+                raise RuntimeError(f"answers that do not parse (row, reason): {broken}")
+            joints = self._joints([list(a.parsed.codes) for a in answers])
+            for i, a, j in zip(idx, answers, joints, strict=True):
+                rows[i] = {
+                    "caption": captions[i],
+                    "chain": "\n".join(a.parsed.steps),
+                    "plan": a.parsed.plan or "",
+                    "token_ids": [int(c) for c in a.parsed.codes],
+                    "n_frames": int(j.shape[0]),
+                    "fps": fps,
+                    "joints": j.tolist(),
+                }
+        return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
+
+    def _joints(self, codes: list[list[int]]) -> list[Any]:
+        """Joint positions (f * L_i, J, 3) in metres, a float32 array per code list."""
+        from motion_r1_core.features import recover_from_ric
+
+        feats = self.tokenizer.decode_many(codes)
+        return [recover_from_ric(f, self.tokenizer.skeleton).numpy() for f in feats]
+
+
+def parse_requests(
+    model_input: pd.DataFrame | Mapping[str, Any] | list[Mapping[str, Any]],
+) -> tuple[list[str], list[float | None], list[int]]:
+    """(captions, seconds or None, seeds) of a request frame (or records / a column dict).
+
+    Raises ValueError naming the column or the row at fault."""
+    frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+    if "caption" not in frame.columns:
+        raise ValueError(
+            f"the model input needs a `caption` column (optional: `seconds`, `seed`); "
+            f"got columns {list(frame.columns)}"
+        )
+    captions, seconds, seeds = [], [], []
+    for i, row in enumerate(frame.to_dict(orient="records")):
+        caption = row["caption"]
+        if not isinstance(caption, str) or not caption.strip():
+            raise ValueError(f"row {i}: caption must be a non-empty string, got {caption!r}")
+        captions.append(caption)
+        s = row.get("seconds")
+        if _missing(s):
+            seconds.append(None)
+        elif finite_or_none(s) is None or s <= 0:
+            raise ValueError(f"row {i}: seconds must be a positive number or empty, got {s!r}")
+        else:
+            seconds.append(float(s))
+        seed = row.get("seed")
+        if _missing(seed):
+            seeds.append(DEFAULT_SEED)
+        elif finite_or_none(seed) is None or float(seed) != int(seed):
+            raise ValueError(f"row {i}: seed must be an integer or empty, got {seed!r}")
+        else:
+            seeds.append(int(seed))
+    return captions, seconds, seeds
+
+
+def model_signature() -> Any:
+    """The pyfunc's input/output schema (caption required; seconds and seed optional)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import Array, ColSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec("string", "caption"),
+            ColSpec("double", "seconds", required=False),
+            # double, not long: a column of seeds with empty cells arrives as float64 (NaN),
+            # which MLflow refuses to cast to int64; parse_requests checks integrality.
+            ColSpec("double", "seed", required=False),
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec("string", "caption"),
+            ColSpec("string", "chain"),
+            ColSpec("string", "plan"),
+            ColSpec(Array("long"), "token_ids"),
+            ColSpec("long", "n_frames"),
+            ColSpec("double", "fps"),
+            ColSpec(Array(Array(Array("double"))), "joints"),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)

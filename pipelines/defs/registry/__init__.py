@@ -1,0 +1,1 @@
+"""The `registry` group: the champion of the evaluation report as a registered MLflow model."""

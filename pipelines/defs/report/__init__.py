@@ -1,0 +1,1 @@
+"""The `report` group: the evaluation report of every policy beside the Real and VQ-VAE rows."""
