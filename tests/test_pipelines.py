@@ -66,7 +66,20 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
     enc, cot = dg.AssetKey("text_motion_encoders"), dg.AssetKey("cot_triplets")
     sft = dg.AssetKey("sft_policy")
     grpo = {dg.AssetKey(["grpo_policy", a]) for a in ("semantic", "motion", "both", "both_physics")}
-    assert graph.get_all_asset_keys() == {RAW_KEY, vq, tokens, enc, cot, sft, *grpo}
+    report, registered = dg.AssetKey("eval_report"), dg.AssetKey("registered_model")
+    assert graph.get_all_asset_keys() == {
+        RAW_KEY,
+        vq,
+        tokens,
+        enc,
+        cot,
+        sft,
+        *grpo,
+        report,
+        registered,
+    }
+    assert graph.get(report).parent_keys == {sft, dg.AssetKey(["grpo_policy", "both"])}
+    assert graph.get(registered).parent_keys == {report}
     assert graph.get(sft).parent_keys == {vq, tokens, enc, cot}
     assert graph.get(sft).group_name == "policy"
     assert graph.get(cot).parent_keys == {tokens} and graph.get(cot).group_name == "cot"
@@ -94,6 +107,8 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
         "encoders_job",
         "cot_job",
         "policy_job",
+        "report_job",
+        "registry_job",
         "pipeline_job",
     }
     node = graph.get(RAW_KEY)
