@@ -16,10 +16,9 @@ needs no network.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass
 from importlib import metadata as dist_metadata
 from pathlib import Path
@@ -32,7 +31,7 @@ import pandas as pd
 from motion_r1_core.config import Config, RegistryConfig
 from motion_r1_core.expectations import CheckOutcome
 from motion_r1_core.pyfunc_model import finite_or_none, model_signature
-from motion_r1_core.tracking import Tracker, mlflow_run
+from motion_r1_core.tracking import Tracker, fluent_store, mlflow_run, store_uri
 
 # Distributions the pyfunc imports when it loads and predicts; pinned to the installed versions.
 REQUIREMENTS = (
@@ -75,39 +74,6 @@ def requirements() -> list[str]:
         except dist_metadata.PackageNotFoundError:
             continue
     return out
-
-
-def _store_of(tracker: Tracker) -> str | None:
-    """The tracking URI of an MlflowTracker, also behind wrappers that keep it as `.tracker`
-    (the Pipes progress echo); None for a tracker without an MLflow client."""
-    while tracker is not None:
-        client = getattr(tracker, "client", None)
-        if client is not None:
-            return str(client.tracking_uri)
-        tracker = getattr(tracker, "tracker", None)
-    return None
-
-
-@contextmanager
-def mlflow_store(tracking_uri: str, run_id: str | None = None) -> Iterator[None]:
-    """Point MLflow's fluent API (`log_model`, `load_model` of `models:/` URIs) at
-    `tracking_uri`, inside the existing run `run_id` if given. The previous tracking URI and
-    MLFLOW_TRACKING_URI are restored afterwards."""
-    from mlflow.tracking._tracking_service import utils as tracking_utils
-
-    saved_uri = getattr(tracking_utils, "_tracking_uri", None)
-    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        if run_id:
-            with mlflow.start_run(run_id=run_id):
-                yield
-        else:
-            yield
-    finally:
-        mlflow.set_tracking_uri(saved_uri)  # None also unsets MLFLOW_TRACKING_URI
-        if saved_env is not None:
-            os.environ["MLFLOW_TRACKING_URI"] = saved_env
 
 
 # ------------------------------------------------------------------------------ the champion
@@ -273,7 +239,7 @@ def log_champion(cfg: Config, dataset: str, summary_path: Path, tracker: Tracker
     if not entry.get("path") or not policy_dir.is_dir():
         raise FileNotFoundError(f"{summary_path}: policy {name!r} has no folder at {policy_dir}")
     tokenizer = tokenizer_of(policy_dir, cfg.root)
-    uri = _store_of(tracker) or cfg.tracking_uri()
+    uri = store_uri(tracker) or cfg.tracking_uri()
     labels = {
         "champion": name,
         "dataset": dataset,
@@ -285,13 +251,14 @@ def log_champion(cfg: Config, dataset: str, summary_path: Path, tracker: Tracker
         "profile": cfg.profile,
     }
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        settings = cfg.policy.generation  # sampling settings the served model uses
         generation = Path(tmp) / "generation.json"
-        generation.write_text(cfg.policy.generation.model_dump_json(indent=2) + "\n")
+        generation.write_text(settings.model_dump_json(indent=2) + "\n")
         run_id = tracker.run_id
         if run_id is None:  # a run of our own: it puts the model beside the store, not in ./mlruns
             run = mlflow_run(uri, cfg.tracking.experiment, f"registered_model/{dataset}")
             run_id = stack.enter_context(run).run_id
-        with mlflow_store(uri, run_id):
+        with fluent_store(uri, run_id):
             info = mlflow.pyfunc.log_model(
                 name=reg.model_name,
                 python_model=str(PACKAGE_DIR / "serving_model.py"),  # no pickle
@@ -346,5 +313,5 @@ def load_champion(model_uri: str, tracking_uri: str | None = None, device: str =
     i.e. MLFLOW_TRACKING_URI), on `device` (auto: CUDA when available)."""
     if tracking_uri is None:
         return mlflow.pyfunc.load_model(model_uri, model_config={"device": device})
-    with mlflow_store(tracking_uri):
+    with fluent_store(tracking_uri):
         return mlflow.pyfunc.load_model(model_uri, model_config={"device": device})

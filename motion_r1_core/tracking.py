@@ -8,6 +8,7 @@ Secrets never go through here: params are filtered for names that look like cred
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -193,3 +194,36 @@ def stage_run(
         tags={**run_tags(stage, dataset, cfg.profile, dagster_run_id), **(tags or {})},
     ) as tracker:
         yield tracker
+
+
+def store_uri(tracker: Tracker) -> str | None:
+    """The tracking URI an `MlflowTracker` writes to, also behind wrappers that keep it as
+    `.tracker` (the Pipes progress echo); None for a tracker without an MLflow client."""
+    while tracker is not None:
+        client = getattr(tracker, "client", None)
+        if client is not None:
+            return str(client.tracking_uri)
+        tracker = getattr(tracker, "tracker", None)
+    return None
+
+
+@contextmanager
+def fluent_store(tracking_uri: str, run_id: str | None = None) -> Iterator[None]:
+    """Point MLflow's fluent API (`log_model`, `load_model` of `models:/` URIs, which have no
+    client form) at `tracking_uri`, inside the existing run `run_id` if given. The previous
+    tracking URI and MLFLOW_TRACKING_URI are restored afterwards."""
+    import mlflow
+
+    saved_uri = mlflow.get_tracking_uri() if mlflow.tracking.is_tracking_uri_set() else None
+    saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        if run_id:
+            with mlflow.start_run(run_id=run_id):
+                yield
+        else:
+            yield
+    finally:
+        mlflow.set_tracking_uri(saved_uri)  # None also unsets MLFLOW_TRACKING_URI
+        if saved_env is not None:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env

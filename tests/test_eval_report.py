@@ -79,7 +79,7 @@ def test_every_row_has_every_column_with_intervals(report) -> None:
     for row in ("sft_no_cot", "sft_cot"):  # sampled rows: MultiModality, format, length
         assert m[f"{row}/multimodality"] > 0
         assert 0 <= m[f"{row}/format_validity"] <= 1
-        assert m[f"{row}/length_exact_pinned"] == 1.0
+        assert m[f"{row}/length_error_s/pinned_exact"] == 1.0
     assert "real/multimodality" not in m and "sft_no_cot/chain_steps" not in m
     assert m["sft_cot/chain_steps"] >= 1 and 0 <= m["sft_cot/chain_fidelity"] <= 1
     # the Real row scores best on R-Precision: the evaluator reads the motions

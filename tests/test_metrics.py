@@ -126,5 +126,9 @@ def test_mean_and_interval_by_hand() -> None:
     # std (ddof 0) of 1..4 is sqrt(1.25)
     assert mean == 2.5 and half == pytest.approx(1.96 * np.sqrt(1.25) / 2)
     assert mean_and_interval(np.array([7.0])) == (7.0, 0.0)
+    # ddof 1 (a sample of per-item values): the variance of 1..4 is 5/3
+    mean, half = mean_and_interval(np.array([1.0, 2.0, 3.0, 4.0]), ddof=1)
+    assert mean == 2.5 and half == pytest.approx(1.96 * np.sqrt(5 / 3) / 2)
+    assert mean_and_interval(np.array([7.0]), ddof=1) == (7.0, 0.0)
     with pytest.raises(ValueError, match="non-empty"):
         mean_and_interval(np.array([]))

@@ -74,6 +74,21 @@ def test_sft_rows_augment_and_state_durations_as_configured() -> None:
     assert D.passes_needed(300, 10, 64) == 3
 
 
+def test_cap_spread_ends_cut_motions_anywhere_in_the_last_codes_only() -> None:
+    """A target at the cap (49 codes: its end is the 196-frame cut) ends at a uniform length in
+    [49 - spread, 49]; a shorter motion keeps its real end; spread 0 keeps the cut."""
+    rng = np.random.default_rng(0)
+    full, short = tuple(range(49)), tuple(range(30))
+    cut = [len(D.augment(full, 0.0, rng, cap=49, spread=8)) for _ in range(2000)]
+    assert set(cut) == set(range(41, 50))
+    counts = np.bincount(cut, minlength=50)[41:]
+    assert counts.min() > 2000 / 9 * 0.75  # uniform, not piled on one end
+    assert all(len(D.augment(short, 0.0, rng, cap=49, spread=8)) == 30 for _ in range(200))
+    assert all(len(D.augment(full, 0.0, rng, cap=49, spread=0)) == 49 for _ in range(200))
+    kept = D.augment(full, 0.0, rng, cap=49, spread=8)
+    assert kept == list(full[: len(kept)])  # a prefix: the motion is cut later, never reordered
+
+
 def test_both_variants_learn_the_grammar_in_minutes(sft) -> None:
     cfg, _, result, _, seconds = sft
     m = result.metrics

@@ -88,7 +88,7 @@ class SFTSection(_Section):
         "token of a target.",
     )
     cap_spread: int = Field(
-        0,
+        8,
         ge=0,
         description="Motions that fill the 196-frame cap were cut there and have no natural end: "
         "their targets end at a random length in [cap - cap_spread, cap] codes, so the model "

@@ -6,9 +6,11 @@ each call by the policy's weights (sha256 of model.safetensors), the generation 
 captions, durations and the seed; an answer already on disk is read back instead of sampled,
 so rerunning the report after adding one policy samples only for that policy.
 
-    sampler = CachedSampler(policy, cache_root, generation)
-    answers = sampler(captions, seed=3)                     # list[CachedAnswer]
-    generate = sampler.protocol_generator(tokenizer)        # for evaluation.protocol.evaluate
+    sampler = CachedSampler(policy, policy_dir, cache_root, generation)
+    answers = sampler(captions, seed=3)                     # list[generate.Answer]
+    generate = protocol_generator(sampler, tokenizer)       # policy.evaluate, for the protocol
+
+It is a `policy.evaluate.Sampler`, so format validity and length errors run through it too.
 """
 
 from __future__ import annotations
@@ -19,17 +21,15 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-
 from motion_r1_core.config import GenerationSection
-from motion_r1_core.data.humanml3d import Caption, MotionRecord
+from motion_r1_core.policy.generate import Answer, sample
+from motion_r1_core.policy.grammar import Parsed
 from motion_r1_core.policy.policy import Policy, file_sha256
-from motion_r1_core.vqvae.tokenizer import MotionTokenizer
 
 
 @dataclass(frozen=True)
 class CachedAnswer:
-    """What the report keeps of one sampled answer."""
+    """What the cache keeps of one sampled answer (one JSON object)."""
 
     caption: str
     text: str
@@ -83,17 +83,16 @@ class CachedSampler:
         seconds: Sequence[float | None] | None = None,
         pin_length: bool = True,
         constrained: bool = True,
-    ) -> list[CachedAnswer]:
+    ) -> list[Answer]:
         """Answers for `captions` (as `generate.sample`), from the cache when present."""
-        from motion_r1_core.policy.generate import sample
-
         secs = None if seconds is None else [None if s is None else float(s) for s in seconds]
         path = self._path(captions, secs, pin_length, constrained, int(seed))
         if path.is_file():
             try:
                 rows = json.loads(path.read_text())
-                self.cached += len(rows)
-                return [CachedAnswer(**r) for r in rows]
+                answers = [_answer(CachedAnswer(**r)) for r in rows]
+                self.cached += len(answers)
+                return answers
             except (json.JSONDecodeError, TypeError):
                 path.unlink()  # a torn write: sample again
         answers, _ = sample(
@@ -105,7 +104,7 @@ class CachedSampler:
             constrained=constrained,
             seed=int(seed),
         )
-        out = [
+        rows = [
             CachedAnswer(
                 a.caption,
                 a.text,
@@ -118,22 +117,15 @@ class CachedSampler:
             )
             for a in answers
         ]
-        self.sampled += len(out)
+        self.sampled += len(rows)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([asdict(a) for a in out]))
+        tmp.write_text(json.dumps([asdict(r) for r in rows]))
         tmp.replace(path)
-        return out
+        return answers
 
-    def protocol_generator(self, tokenizer: MotionTokenizer):
-        """A protocol `Generator`: the grammar-constrained answers to the drawn captions, decoded
-        to raw features (4 L, D) by `tokenizer` in one batched pass."""
 
-        def generate(
-            records: Sequence[MotionRecord], captions: Sequence[Caption], rng: np.random.Generator
-        ) -> list[np.ndarray]:
-            answers = self([c.text for c in captions], seed=int(rng.integers(2**31)))
-            codes = [a.codes or [0] for a in answers]  # never empty: the grammar is on
-            return [m.numpy() for m in tokenizer.decode_many(codes)]
-
-        return generate
+def _answer(row: CachedAnswer) -> Answer:
+    """The `generate.Answer` a cached row stands for."""
+    parsed = Parsed(row.ok, list(row.codes), list(row.steps), row.plan, row.error)
+    return Answer(row.caption, row.text, parsed, row.new_tokens)

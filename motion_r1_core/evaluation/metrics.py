@@ -160,9 +160,12 @@ def multimodality(
     return float(np.linalg.norm(a[:, first] - a[:, second], axis=-1).mean())
 
 
-def mean_and_interval(values: np.ndarray) -> tuple[float, float]:
-    """(mean, 1.96 * std / sqrt(n)) of per-replication values (n,), std with ddof 0."""
+def mean_and_interval(values: np.ndarray, ddof: int = 0) -> tuple[float, float]:
+    """(mean, 1.96 * std / sqrt(n)) of values (n,). ddof 0 for the protocol's replications (as
+    the T2M evaluation code), 1 for a sample of per-item values (0 half-width when n is 1)."""
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1 or len(v) == 0:
-        raise ValueError(f"expected a non-empty 1-D array of replications, got shape {v.shape}")
-    return float(v.mean()), float(1.96 * v.std() / np.sqrt(len(v)))
+        raise ValueError(f"expected a non-empty 1-D array of values, got shape {v.shape}")
+    if len(v) <= ddof:
+        return float(v.mean()), 0.0
+    return float(v.mean()), float(1.96 * v.std(ddof=ddof) / np.sqrt(len(v)))

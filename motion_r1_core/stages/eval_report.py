@@ -34,6 +34,7 @@ from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import MotionRecord, load_split
 from motion_r1_core.evaluation.chains import chain_fidelity, true_steps
 from motion_r1_core.evaluation.generations import CachedSampler
+from motion_r1_core.evaluation.metrics import mean_and_interval
 from motion_r1_core.evaluation.protocol import (
     Evaluator,
     evaluate,
@@ -54,7 +55,7 @@ from motion_r1_core.evaluation.report import (
 )
 from motion_r1_core.physics import feature_physics
 from motion_r1_core.policy.data import DECOMPOSITIONS, read_true_steps
-from motion_r1_core.policy.grammar import seconds_to_codes
+from motion_r1_core.policy.evaluate import format_validity, length_error, protocol_generator
 from motion_r1_core.policy.policy import Policy
 from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer
@@ -122,12 +123,6 @@ def _vqvae_generator(vq: MotionTokenizer):
     return generate
 
 
-def _mean_ci(x: list[float]) -> tuple[float, float]:
-    a = np.asarray(x, dtype=float)
-    ci = 1.96 * a.std(ddof=1) / np.sqrt(len(a)) if len(a) > 1 else 0.0
-    return float(a.mean()), float(ci)
-
-
 def policy_columns(
     sampler: CachedSampler,
     cot: bool,
@@ -137,45 +132,37 @@ def policy_columns(
     fps: float,
     fpt: int,
 ) -> dict[str, float]:
-    """Format validity (no grammar), chain steps and fidelity, length errors of one policy."""
+    """Format validity (no grammar), chain steps and fidelity, length errors of one policy, on
+    random subsets of the test split (`report.format_captions`, `chain_captions`,
+    `length_captions`), each with its 95% interval."""
     r = cfg.report
     seed = cfg.evaluation.seed
     rng = np.random.default_rng(seed)
     picks = rng.choice(len(test), min(r.format_captions, len(test)), replace=False)
     caps = [test[i].captions[int(rng.integers(len(test[i].captions)))] for i in picks]
-    answers = sampler([c.text for c in caps], seed=seed, constrained=False)
-    ok = np.array([a.ok for a in answers], dtype=float)
-    m = {"format_validity": float(ok.mean())}
-    m["format_validity_interval"] = float(1.96 * np.sqrt(ok.mean() * (1 - ok.mean()) / len(ok)))
+    m = format_validity(sampler, [c.text for c in caps], seed=seed)
     if cot:
         picks = rng.choice(len(test), min(r.chain_captions, len(test)), replace=False)
         pairs = [
             (test[i], test[i].captions[int(rng.integers(len(test[i].captions)))]) for i in picks
         ]
         answers = sampler([c.text for _, c in pairs], seed=seed + 1)
-        m["chain_steps"], m["chain_steps_interval"] = _mean_ci([len(a.steps) for a in answers])
+        steps = np.array([len(a.parsed.steps) for a in answers], dtype=np.float64)
+        m["chain_steps"], m["chain_steps_interval"] = mean_and_interval(steps, ddof=1)
         if truth is not None:
             fid = [
                 chain_fidelity(
-                    a.steps, true_steps(truth.get(rec.motion_id, []), c.start, c.end, fps)
+                    a.parsed.steps, true_steps(truth.get(rec.motion_id, []), c.start, c.end, fps)
                 )
                 for a, (rec, c) in zip(answers, pairs, strict=True)
             ]
-            m["chain_fidelity"], m["chain_fidelity_interval"] = _mean_ci(fid)
+            m["chain_fidelity"], m["chain_fidelity_interval"] = mean_and_interval(
+                np.array(fid), ddof=1
+            )
     recs = [
         test[i] for i in rng.choice(len(test), min(r.length_captions, len(test)), replace=False)
     ]
-    caps = [x.captions[0].text for x in recs]
-    want = np.array([x.n_frames // fpt * fpt / fps for x in recs])
-    for name, hint in (("free", False), ("hinted", True)):
-        got = sampler(caps, seed=seed + 2, seconds=list(want) if hint else None, pin_length=False)
-        err = np.abs(np.array([len(a.codes) * fpt / fps for a in got]) - want)
-        m[f"length_error_s/{name}"], m[f"length_error_s/{name}_interval"] = _mean_ci(list(err))
-    pinned = sampler(caps, seed=seed + 2, seconds=list(want), pin_length=True)
-    m["length_exact_pinned"] = float(
-        np.mean([len(a.codes) == seconds_to_codes(s, fps, fpt) for a, s in zip(pinned, want)])
-    )
-    return m
+    return m | length_error(sampler, recs, fps, fpt, seed=seed + 2)
 
 
 def run_eval_report(
@@ -225,7 +212,7 @@ def run_eval_report(
         pol.check_tokenizer(vq.codebook_size, fpt)
         s = CachedSampler(pol, folder, out / "cache", cfg.policy.generation)
         samplers[key] = (s, pol)
-        generators[row_name(key)] = (key, s.protocol_generator(vq), True)
+        generators[row_name(key)] = (key, protocol_generator(s, vq), True)
     for name, (key, gen, stochastic) in generators.items():
         for kind, ev in evaluators.items():
             rep = evaluate(

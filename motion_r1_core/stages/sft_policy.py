@@ -33,7 +33,12 @@ from motion_r1_core.evaluation.protocol import TABLE_HEADER, load_evaluator
 from motion_r1_core.expectations import CheckOutcome, metrics_outcome
 from motion_r1_core.policy import data as D
 from motion_r1_core.policy.backbone import load_backbone
-from motion_r1_core.policy.evaluate import format_validity, length_error, protocol
+from motion_r1_core.policy.evaluate import (
+    PolicySampler,
+    format_validity,
+    length_error,
+    protocol,
+)
 from motion_r1_core.policy.generate import sample
 from motion_r1_core.policy.grammar import max_codes
 from motion_r1_core.policy.policy import Policy, file_sha256
@@ -209,13 +214,15 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
             "parameters": float(sum(x.numel() for x in trained.parameters())),
         }
         with torch.random.fork_rng(devices=[]):
-            m |= format_validity(policy, fmt_caps, p.generation, seed=cfg.evaluation.seed)
+            sampler = PolicySampler(policy, p.generation)
+            m |= format_validity(sampler, fmt_caps, seed=cfg.evaluation.seed)
+            m["unconstrained_tokens_per_second"] = sampler.throughput(False)["tokens_per_second"]
             report, speed = protocol(
                 policy, vq, evaluator, test, ev_cfg, p.generation, progress=progress
             )
             m |= speed
             m |= report.flat()
-            m |= length_error(policy, length_recs, p.generation, fps, seed=cfg.evaluation.seed)
+            m |= length_error(sampler, length_recs, fps, fpt, seed=cfg.evaluation.seed)
             report.write(vdir / "protocol.json")
             render_samples(policy, vq, test[: p.eval.gifs], p, vdir / "samples", fps)
         name = f"SFT {variant} ({p.cot_source} chains)" if cot else f"SFT {variant}"
