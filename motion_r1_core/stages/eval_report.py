@@ -323,10 +323,10 @@ def render_gallery(
         titles = ["Real"]
         lines = [caps[i]]
         for key, ans in answers.items():
-            motions.append(vq.decode_joints(ans[i].codes or [0]))
+            motions.append(vq.decode_joints(ans[i].parsed.codes or [0]))
             titles.append(row_name(key))
-            if ans[i].steps:
-                lines.append(f"{row_name(key)}: " + "; ".join(ans[i].steps))
+            if ans[i].parsed.steps:
+                lines.append(f"{row_name(key)}: " + "; ".join(ans[i].parsed.steps))
         path = render_side_by_side(
             motions, titles, folder / f"{rec.name}.gif", vq.skeleton.fps, vq.skeleton
         )
