@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from motion_r1_core.config import GenerationSection
-from motion_r1_core.policy.generate import Answer, sample
+from motion_r1_core.policy.evaluate import PolicySampler
+from motion_r1_core.policy.generate import Answer
 from motion_r1_core.policy.grammar import Parsed
 from motion_r1_core.policy.policy import Policy, file_sha256
 
@@ -67,6 +68,7 @@ class CachedSampler:
         generation: GenerationSection,
     ) -> None:
         self.policy, self.generation = policy, generation
+        self.sample = PolicySampler(policy, generation)  # a miss samples through this
         settings = json.dumps(generation.model_dump(mode="json"), sort_keys=True)
         self.folder = Path(cache_root) / policy_key(policy_dir)
         self._settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
@@ -95,15 +97,7 @@ class CachedSampler:
                 return answers
             except (json.JSONDecodeError, TypeError):
                 path.unlink()  # a torn write: sample again
-        answers, _ = sample(
-            self.policy,
-            list(captions),
-            self.generation,
-            seconds=secs,
-            pin_length=pin_length,
-            constrained=constrained,
-            seed=int(seed),
-        )
+        answers = self.sample(captions, seed, secs, pin_length, constrained)
         rows = [
             CachedAnswer(
                 a.caption,
