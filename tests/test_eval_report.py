@@ -94,6 +94,19 @@ def test_every_row_has_every_column_with_intervals(report) -> None:
 
 
 @pytest.mark.slow
+def test_the_report_reads_back_the_answers_the_sft_stage_sampled(report, smoke_sft) -> None:
+    import re
+
+    _, first, *_ = report
+    _, _, sft, *_ = smoke_sft
+    # the SFT stage's protocol replications asked for the same (captions, seed) as the report's
+    n = json.loads((sft.policies["cot"].parent / "protocol.json").read_text())["settings"]
+    assert n["replications"] >= 1
+    cached = int(re.search(r"read from the cache: (\d+)", first.markdown.read_text()).group(1))
+    assert cached >= 2 * n["replications"] * n["samples_per_replication"]  # both SFT policies
+
+
+@pytest.mark.slow
 def test_rerun_reads_every_answer_from_the_cache(report) -> None:
     from motion_r1_core.tracking import NullTracker
 

@@ -1,12 +1,15 @@
-"""Sampling a policy for the report, cached on disk per policy, settings, captions and seed.
+"""Sampling a policy for evaluation, cached on disk per policy, settings, captions and seed.
 
 The protocol draws its captions and a sampling seed from each replication's generator, so a
-replication asks for the same (captions, seed) every time the report runs. `CachedSampler` keys
-each call by the policy's weights (sha256 of model.safetensors), the generation settings, the
-captions, durations and the seed; an answer already on disk is read back instead of sampled,
-so rerunning the report after adding one policy samples only for that policy.
+replication asks for the same (captions, seed) every time it runs. `CachedSampler` keys each
+call by the policy's weights (sha256 of its safetensors), the generation settings, the source of
+the sampling code, the captions, durations and the seed; an answer already on disk is read back
+instead of sampled. The sft_policy and grpo_policy stages and the report share one cache per
+dataset (`answer_cache`: artifacts/<dataset>/answers), so the report reads back the stages'
+protocol replications and length errors, and rerunning it after adding one policy samples only
+for that policy.
 
-    sampler = CachedSampler(policy, policy_dir, cache_root, generation)
+    sampler = CachedSampler(policy, policy_dir, answer_cache(cfg, dataset), generation)
     answers = sampler(captions, seed=3)                     # list[generate.Answer]
     generate = protocol_generator(sampler, tokenizer)       # policy.evaluate, for the protocol
 
@@ -21,11 +24,30 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from motion_r1_core.config import GenerationSection
+from motion_r1_core.config import Config, GenerationSection
+from motion_r1_core.policy import constraint, generate, grammar, vocabulary
 from motion_r1_core.policy.evaluate import PolicySampler
 from motion_r1_core.policy.generate import Answer
 from motion_r1_core.policy.grammar import Parsed
 from motion_r1_core.policy.policy import Policy, file_sha256
+
+# What decides an answer besides the weights and settings: a change to these modules (a fixed
+# grammar, another sampling loop) makes every cached answer stale.
+SAMPLING_CODE = (generate, grammar, constraint, vocabulary)
+
+
+def answer_cache(cfg: Config, dataset: str) -> Path:
+    """The answer cache of `dataset` shared by the policy stages and the report (not a DVC out:
+    a rerun of a stage keeps it, and its keys make a stale answer impossible to read back)."""
+    return cfg.artifacts_dir(dataset, "answers")
+
+
+def sampling_code_key() -> str:
+    """sha256 (16 hex digits) of the source of the modules in `SAMPLING_CODE`."""
+    h = hashlib.sha256()
+    for module in SAMPLING_CODE:
+        h.update(Path(module.__file__).read_bytes())
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -43,13 +65,14 @@ class CachedAnswer:
 
 
 def policy_key(policy_dir: Path) -> str:
-    """A short, stable id of a saved policy: the sha256 of its weights (16 hex digits)."""
-    weights = sorted(Path(policy_dir).glob("*.safetensors"))
-    if not weights:
+    """A short, stable id of a saved policy: the sha256 (16 hex digits) of every file of its
+    folder (weights, tokenizer, chat template, and policy.json with the system prompt)."""
+    files = sorted(p for p in Path(policy_dir).iterdir() if p.is_file())
+    if not any(p.suffix == ".safetensors" for p in files):
         raise FileNotFoundError(f"{policy_dir}: no *.safetensors weights in this policy folder")
     h = hashlib.sha256()
-    for w in weights:
-        h.update(file_sha256(w).encode())
+    for f in files:
+        h.update(f"{f.name}:{file_sha256(f)}".encode())
     return h.hexdigest()[:16]
 
 
@@ -72,10 +95,17 @@ class CachedSampler:
         settings = json.dumps(generation.model_dump(mode="json"), sort_keys=True)
         self.folder = Path(cache_root) / policy_key(policy_dir)
         self._settings = hashlib.sha256(settings.encode()).hexdigest()[:16]
+        self._code = sampling_code_key()
         self.sampled = self.cached = 0
 
+    def throughput(self, constrained: bool) -> dict[str, float]:
+        """Tokens/s and motions/s of the calls sampled now (NaN when every answer was cached)."""
+        return self.sample.throughput(constrained)
+
     def _path(self, captions, seconds, pin, constrained, seed) -> Path:
-        doc = json.dumps([list(captions), seconds, pin, constrained, seed, self._settings])
+        doc = json.dumps(
+            [list(captions), seconds, pin, constrained, seed, self._settings, self._code]
+        )
         return self.folder / f"{hashlib.sha256(doc.encode()).hexdigest()[:24]}.json"
 
     def __call__(

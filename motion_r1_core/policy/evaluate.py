@@ -1,7 +1,9 @@
 """What a policy is judged by: format validity, the T2M protocol on generated motions, length control.
 
-Every function takes a `Sampler`: `PolicySampler` samples a policy directly (the SFT and GRPO
-stages), `evaluation.generations.CachedSampler` reads answers back from the report's cache.
+Every function takes a `Sampler`: `PolicySampler` samples a policy directly,
+`evaluation.generations.CachedSampler` puts it behind the answer cache the policy stages and
+the report share. `eval_subset` draws the test captions of each measurement from its own seeded
+stream, so the stages and the report ask for the same answers.
 
 format_validity      unconstrained samples on test captions: the share that parses in the full
                      form of the variant (what shows the model learned the grammar), with its
@@ -44,6 +46,25 @@ class Sampler(TypingProtocol):
         pin_length: bool = True,
         constrained: bool = True,
     ) -> list[Answer]: ...
+
+    def throughput(self, constrained: bool) -> dict[str, float]:
+        """Tokens/s and motions/s of the answers sampled so far (NaN if none were)."""
+        ...
+
+
+# The seeded streams of `eval_subset`, one per measurement.
+FORMAT_STREAM, CHAIN_STREAM, LENGTH_STREAM = 1, 2, 3
+
+
+def eval_subset(
+    records: Sequence[MotionRecord], n: int, seed: int, stream: int
+) -> tuple[list[MotionRecord], list[Caption]]:
+    """`min(n, len(records))` distinct test motions, each with one of its captions drawn at
+    random, from the generator seeded by (seed, stream): the same draw wherever it is made."""
+    rng = np.random.default_rng([seed, stream])
+    picks = rng.choice(len(records), min(n, len(records)), replace=False)
+    chosen = [records[int(i)] for i in picks]
+    return chosen, [r.captions[int(rng.integers(len(r.captions)))] for r in chosen]
 
 
 @dataclass
@@ -131,25 +152,24 @@ def protocol_generator(sampler: Sampler, tokenizer: MotionTokenizer) -> Generato
 
 
 def protocol(
-    policy: Policy,
+    sampler: Sampler,
     tokenizer: MotionTokenizer,
     evaluator: Evaluator,
     records: Sequence[MotionRecord],
     cfg: EvaluationConfig,
-    g: GenerationSection,
     progress: bool = False,
 ) -> tuple[ProtocolReport, dict[str, float]]:
-    """The protocol's metrics of motions the policy generates for the test captions, and the
-    constrained sampling throughput (tokens/s, motions/s)."""
-    sampler = PolicySampler(policy, g)
+    """The protocol's metrics of the motions `sampler` generates for the test captions, and its
+    constrained sampling throughput (tokens/s, motions/s; absent when every answer was cached)."""
     report = evaluate(
         evaluator, records, cfg, protocol_generator(sampler, tokenizer), progress=progress
     )
     speed = sampler.throughput(constrained=True)
-    return report, {
+    out = {
         "constrained_tokens_per_second": speed["tokens_per_second"],
         "motions_per_second": speed["motions_per_second"],
     }
+    return report, {k: v for k, v in out.items() if np.isfinite(v)}
 
 
 def length_error(

@@ -6,7 +6,10 @@ Writes artifacts/<dataset>/report/:
     metrics.json     flat: "<row>/<metric>" and "<row>/<metric>_interval"
     summary.json     per policy row: its folder and metrics (what the registry picks from)
     gallery/         GIFs: the real motion beside each policy's motion for the same caption
-    cache/           sampled answers per policy weights, settings, captions and seed
+
+Answers are read from (and added to) the answer cache the policy stages fill
+(artifacts/<dataset>/answers, keyed by policy weights, settings, captions and seed): the
+replications, format captions and length motions the stages measured are not sampled again.
 
 Rows: Real (an independent crop of each real motion), VQ-VAE reconstruction (the crop through
 the tokenizer), then each policy present: sft/no_cot, sft/cot, grpo/<ablation> (or
@@ -33,7 +36,7 @@ import yaml
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import MotionRecord, load_split
 from motion_r1_core.evaluation.chains import chain_fidelity, true_steps
-from motion_r1_core.evaluation.generations import CachedSampler
+from motion_r1_core.evaluation.generations import CachedSampler, answer_cache
 from motion_r1_core.evaluation.metrics import mean_and_interval
 from motion_r1_core.evaluation.protocol import (
     Evaluator,
@@ -55,7 +58,15 @@ from motion_r1_core.evaluation.report import (
 )
 from motion_r1_core.physics import feature_physics
 from motion_r1_core.policy.data import DECOMPOSITIONS, read_true_steps
-from motion_r1_core.policy.evaluate import format_validity, length_error, protocol_generator
+from motion_r1_core.policy.evaluate import (
+    CHAIN_STREAM,
+    FORMAT_STREAM,
+    LENGTH_STREAM,
+    eval_subset,
+    format_validity,
+    length_error,
+    protocol_generator,
+)
 from motion_r1_core.policy.policy import Policy
 from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer
@@ -137,16 +148,11 @@ def policy_columns(
     `length_captions`), each with its 95% interval."""
     r = cfg.report
     seed = cfg.evaluation.seed
-    rng = np.random.default_rng(seed)
-    picks = rng.choice(len(test), min(r.format_captions, len(test)), replace=False)
-    caps = [test[i].captions[int(rng.integers(len(test[i].captions)))] for i in picks]
+    caps = eval_subset(test, r.format_captions, seed, FORMAT_STREAM)[1]
     m = format_validity(sampler, [c.text for c in caps], seed=seed)
     if cot:
-        picks = rng.choice(len(test), min(r.chain_captions, len(test)), replace=False)
-        pairs = [
-            (test[i], test[i].captions[int(rng.integers(len(test[i].captions)))]) for i in picks
-        ]
-        answers = sampler([c.text for _, c in pairs], seed=seed + 1)
+        pairs = list(zip(*eval_subset(test, r.chain_captions, seed, CHAIN_STREAM), strict=True))
+        answers = sampler([c.text for _, c in pairs], seed=seed)
         steps = np.array([len(a.parsed.steps) for a in answers], dtype=np.float64)
         m["chain_steps"], m["chain_steps_interval"] = mean_and_interval(steps, ddof=1)
         if truth is not None:
@@ -159,10 +165,8 @@ def policy_columns(
             m["chain_fidelity"], m["chain_fidelity_interval"] = mean_and_interval(
                 np.array(fid), ddof=1
             )
-    recs = [
-        test[i] for i in rng.choice(len(test), min(r.length_captions, len(test)), replace=False)
-    ]
-    return m | length_error(sampler, recs, fps, fpt, seed=seed + 2)
+    recs = eval_subset(test, r.length_captions, seed, LENGTH_STREAM)[0]
+    return m | length_error(sampler, recs, fps, fpt, seed=seed)
 
 
 def run_eval_report(
@@ -210,7 +214,7 @@ def run_eval_report(
     for key, folder in policies.items():
         pol = Policy.load(folder)
         pol.check_tokenizer(vq.codebook_size, fpt)
-        s = CachedSampler(pol, folder, out / "cache", cfg.policy.generation)
+        s = CachedSampler(pol, folder, answer_cache(cfg, dataset), cfg.policy.generation)
         samplers[key] = (s, pol)
         generators[row_name(key)] = (key, protocol_generator(s, vq), True)
     for name, (key, gen, stochastic) in generators.items():

@@ -215,7 +215,9 @@ def run_grpo_policy(
     policy_path = policy.save(out / "model")
 
     test = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
-    metrics = evaluate_against_sft(cfg, dataset, test, sft, policy, scorer, vq, summary, progress)
+    metrics = evaluate_against_sft(
+        cfg, dataset, test, sft, policy, policy_path, scorer, vq, summary, progress
+    )
     metrics_path = out / "metrics.json"
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     tracker.log_metrics(metrics, step=summary.steps)
@@ -241,15 +243,18 @@ def evaluate_against_sft(
     test: list,
     sft: Policy,
     grpo: Policy,
+    grpo_folder: Path,
     scorer: MotionScorer,
     vq: MotionTokenizer,
     summary: Any,
     progress: bool,
 ) -> dict[str, float]:
     """Held-out rewards of both policies (same captions, same seed) and the GRPO policy's
-    protocol metrics; the SFT policy's come from the sft_policy stage's metrics.json."""
+    protocol metrics (its answers go to the answer cache the report reads); the SFT policy's
+    come from the sft_policy stage's metrics.json."""
     import torch
 
+    from motion_r1_core.evaluation.generations import CachedSampler, answer_cache
     from motion_r1_core.policy.evaluate import protocol
 
     captions, codes = heldout(cfg, test, vq)
@@ -269,9 +274,10 @@ def evaluate_against_sft(
         ev_cfg = cfg.evaluation.model_copy(
             update={"replications": cfg.policy.grpo.eval.replications}
         )
-        report, _ = protocol(
-            grpo, vq, load_evaluator(cfg, dataset), test, ev_cfg, cfg.policy.generation, progress
+        sampler = CachedSampler(
+            grpo, grpo_folder, answer_cache(cfg, dataset), cfg.policy.generation
         )
+        report, _ = protocol(sampler, vq, load_evaluator(cfg, dataset), test, ev_cfg, progress)
     m |= {f"grpo/{k}": v for k, v in report.flat().items()}
     sft_metrics = cfg.artifacts_dir(dataset, "sft") / "metrics.json"
     if sft_metrics.is_file():

@@ -10,6 +10,9 @@ Writes artifacts/<dataset>/sft/:
                               the data and the chain source named
     training_curves.png       loss and learning rate of both variants
 
+Answers sampled for the scores go to the dataset's answer cache (artifacts/<dataset>/answers),
+which the report reads back instead of sampling them again.
+
 Both variants train on the same captions for the same number of steps: every train caption
 with `policy.cot_source: ground_truth` (procedural corpus), the accepted captions of
 cot_triplets with `engine`.
@@ -29,12 +32,15 @@ import torch
 from motion_r1_core import checkpoints
 from motion_r1_core.config import Config
 from motion_r1_core.data.humanml3d import load_split
+from motion_r1_core.evaluation.generations import CachedSampler, answer_cache
 from motion_r1_core.evaluation.protocol import TABLE_HEADER, load_evaluator
 from motion_r1_core.expectations import CheckOutcome, metrics_outcome
 from motion_r1_core.policy import data as D
 from motion_r1_core.policy.backbone import load_backbone
 from motion_r1_core.policy.evaluate import (
-    PolicySampler,
+    FORMAT_STREAM,
+    LENGTH_STREAM,
+    eval_subset,
     format_validity,
     length_error,
     protocol,
@@ -129,15 +135,9 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
     test = load_split(cfg.raw_dir(dataset), "test", cfg.data.min_frames)
     evaluator = load_evaluator(cfg, dataset)
     ev_cfg = cfg.evaluation.model_copy(update={"replications": p.eval.replications})
-    rng = np.random.default_rng(cfg.evaluation.seed)
-    fmt_caps = [
-        test[i].captions[int(rng.integers(len(test[i].captions)))].text
-        for i in rng.choice(len(test), min(p.eval.format_captions, len(test)), replace=False)
-    ]
-    length_recs = [
-        test[i]
-        for i in rng.choice(len(test), min(p.eval.length_captions, len(test)), replace=False)
-    ]
+    seed = cfg.evaluation.seed
+    fmt_caps = [c.text for c in eval_subset(test, p.eval.format_captions, seed, FORMAT_STREAM)[1]]
+    length_recs = eval_subset(test, p.eval.length_captions, seed, LENGTH_STREAM)[0]
     metrics: dict[str, float] = {"examples": float(len(exs))}
     policies: dict[str, Path] = {}
     rows: list[str] = []
@@ -214,15 +214,15 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
             "parameters": float(sum(x.numel() for x in trained.parameters())),
         }
         with torch.random.fork_rng(devices=[]):
-            sampler = PolicySampler(policy, p.generation)
-            m |= format_validity(sampler, fmt_caps, seed=cfg.evaluation.seed)
-            m["unconstrained_tokens_per_second"] = sampler.throughput(False)["tokens_per_second"]
-            report, speed = protocol(
-                policy, vq, evaluator, test, ev_cfg, p.generation, progress=progress
+            sampler = CachedSampler(
+                policy, policies[variant], answer_cache(cfg, dataset), p.generation
             )
-            m |= speed
-            m |= report.flat()
-            m |= length_error(sampler, length_recs, fps, fpt, seed=cfg.evaluation.seed)
+            m |= format_validity(sampler, fmt_caps, seed=seed)
+            if np.isfinite(speed := sampler.throughput(False)["tokens_per_second"]):
+                m["unconstrained_tokens_per_second"] = speed
+            report, speeds = protocol(sampler, vq, evaluator, test, ev_cfg, progress=progress)
+            m |= speeds | report.flat()
+            m |= length_error(sampler, length_recs, fps, fpt, seed=seed)
             report.write(vdir / "protocol.json")
             render_samples(policy, vq, test[: p.eval.gifs], p, vdir / "samples", fps)
         name = f"SFT {variant} ({p.cot_source} chains)" if cot else f"SFT {variant}"
