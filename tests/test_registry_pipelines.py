@@ -88,7 +88,7 @@ def test_floors_check_alone_passes_at_the_floors_and_fails_below(
         selection=dg.AssetSelection.checks_for_assets(registered_model),
         tags={"dagster/partition": "procedural"},
         instance=instance,
-        resources=_resources(root),
+        resources=_resources(root, "registry.min_top3=0.5", "registry.min_format_validity=0.9"),
         raise_on_error=False,
     )
     assert not result.get_asset_materialization_events()
