@@ -33,7 +33,7 @@ run: $(STAMP)
 		--tags '{"dagster/partition": "$(DATASET)"}' $(if $(RUN_CONFIG),-c $(RUN_CONFIG))
 	@echo "raw motions: data/raw/$(DATASET)  tokenizer: artifacts/$(DATASET)/vqvae/  tokens: artifacts/$(DATASET)/tokens/  encoders: artifacts/$(DATASET)/encoders/  CoT triplets: artifacts/$(DATASET)/cot/  SFT policies: artifacts/$(DATASET)/sft/  GRPO policy: artifacts/$(DATASET)/grpo/both/"
 	@echo "report: artifacts/$(DATASET)/report/report.html (and report.md)"
-	@echo "champion: MLFLOW_TRACKING_URI=sqlite:///mlflow/mlruns.db $(BIN)/mlflow models serve -m models:/motion-r1@champion --env-manager local -h 127.0.0.1 -p 5001"
+	@echo "champion: . $(BIN)/activate && MLFLOW_TRACKING_URI=sqlite:///mlflow/mlruns.db mlflow models serve -m models:/motion-r1@champion --env-manager local -h 127.0.0.1 -p 5001  (the server starts the environment's uvicorn: activate it first)"
 	@echo "MLflow: $(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow/mlruns.db"
 
 # The paper's reward ablation (GRPO with semantic, motion, both, both_physics rewards), after `make run`.
