@@ -2,12 +2,12 @@
 
 The protocol draws its captions and a sampling seed from each replication's generator, so a
 replication asks for the same (captions, seed) every time it runs. `CachedSampler` keys each
-call by the policy's weights (sha256 of its safetensors), the generation settings, the source of
-the sampling code, the captions, durations and the seed; an answer already on disk is read back
-instead of sampled. The sft_policy and grpo_policy stages and the report share one cache per
-dataset (`answer_cache`: artifacts/<dataset>/answers), so the report reads back the stages'
-protocol replications and length errors, and rerunning it after adding one policy samples only
-for that policy.
+call by the policy folder's files (weights, tokenizer, policy.json), the generation settings,
+the source of the sampling code, the captions, durations and the seed; an answer already on
+disk is read back instead of sampled. The sft_policy and grpo_policy stages and the report
+share one cache per dataset (`answer_cache`: artifacts/<dataset>/answers), so the report reads
+back the stages' protocol replications and length errors, and rerunning it after adding one
+policy samples only for that policy.
 
     sampler = CachedSampler(policy, policy_dir, answer_cache(cfg, dataset), generation)
     answers = sampler(captions, seed=3)                     # list[generate.Answer]
@@ -90,7 +90,6 @@ class CachedSampler:
         cache_root: Path,
         generation: GenerationSection,
     ) -> None:
-        self.policy, self.generation = policy, generation
         self.sample = PolicySampler(policy, generation)  # a miss samples through this
         settings = json.dumps(generation.model_dump(mode="json"), sort_keys=True)
         self.folder = Path(cache_root) / policy_key(policy_dir)

@@ -8,8 +8,8 @@ Writes artifacts/<dataset>/report/:
     gallery/         GIFs: the real motion beside each policy's motion for the same caption
 
 Answers are read from (and added to) the answer cache the policy stages fill
-(artifacts/<dataset>/answers, keyed by policy weights, settings, captions and seed): the
-replications, format captions and length motions the stages measured are not sampled again.
+(artifacts/<dataset>/answers, keyed by the policy's files, settings, sampling code, captions
+and seed): the replications and length motions the stages measured are not sampled again.
 
 Rows: Real (an independent crop of each real motion), VQ-VAE reconstruction (the crop through
 the tokenizer), then each policy present: sft/no_cot, sft/cot, grpo/<ablation> (or
