@@ -238,6 +238,22 @@ def render_file(
     return render_motion(joints, out, title=title, fps=sk.fps, skeleton=sk)
 
 
+def write_curves(history: list[dict[str, float]], keys: list[str], out: Path) -> Path:
+    """A CSV of `history`: a `step` column, then one column per key (empty where a row lacks
+    it, e.g. validation every few hundred steps). `dvc plots show` draws it (dvc.yaml plots)."""
+    import csv
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["step", *keys])
+        for row in sorted(history, key=lambda r: r["step"]):
+            if any(k in row for k in keys):
+                writer.writerow([int(row["step"]), *(row.get(k, "") for k in keys)])
+    return out
+
+
 def plot_curves(
     history: list[dict[str, float]],
     keys: list[str],
@@ -245,13 +261,15 @@ def plot_curves(
     title: str | None = None,
     log_scale: tuple[str, ...] = ("loss", "recon", "joints", "commit"),
 ) -> Path:
-    """A PNG with one panel per metric in `keys` against `step` (rows of `history`), 4 a row.
+    """A PNG with one panel per metric in `keys` against `step` (rows of `history`), 4 a row,
+    and the same series as a CSV beside it (`out` with `.csv`: `write_curves`).
 
     Metrics missing from every row are left out; those named in `log_scale` use a log y axis.
     """
     keys = [k for k in keys if any(k in row for row in history)]
     if not keys:
         raise ValueError("none of the requested metrics occurs in the history")
+    write_curves(history, keys, Path(out).with_suffix(".csv"))
     cols = min(4, len(keys))
     nrows = -(-len(keys) // cols)
     fig = Figure(figsize=(3.2 * cols, 2.6 * nrows), dpi=100, layout="constrained")

@@ -185,15 +185,24 @@ def stage_run(
     The run goes to `tracking_uri` and `experiment` (None: the configuration's
     `tracking_uri()` and `tracking.experiment`), tagged with `run_tags` (stage, dataset,
     profile, and the Dagster run and partition when `dagster_run_id` is given), then `tags`.
-    It ends FINISHED, or FAILED if the block raises.
+    Provenance (provenance.py) goes in as tags too: the git commit and whether the tree was
+    dirty, the DVC content hash of every input (`dvc.in.<path>`) and, once the block has run,
+    of every output (`dvc.out.<path>`). It ends FINISHED, or FAILED if the block raises.
     """
+    from motion_r1_core import provenance
+
     with mlflow_run(
         tracking_uri or cfg.tracking_uri(),
         experiment or cfg.tracking.experiment,
         run_name=f"{stage}/{dataset}",
-        tags={**run_tags(stage, dataset, cfg.profile, dagster_run_id), **(tags or {})},
+        tags={
+            **run_tags(stage, dataset, cfg.profile, dagster_run_id),
+            **provenance.input_tags(cfg, stage, dataset),
+            **(tags or {}),
+        },
     ) as tracker:
         yield tracker
+        tracker.set_tags(provenance.output_tags(cfg, stage, dataset))
 
 
 def store_uri(tracker: Tracker) -> str | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,16 +48,52 @@ class SmokeTokenizer:
     seconds: float  # wall time of the motion_vqvae stage
 
 
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def git_commit(root: Path) -> str:
+    """Make `root` a git checkout with everything in it committed; the commit's hash."""
+    env = {**os.environ, **GIT_IDENTITY}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the project"]):
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def smoke_store(cfg: object) -> str:
+    """The session's MLflow store, beside (not inside) the smoke project."""
+    return f"sqlite:///{cfg.root.parent / 'mlflow' / 'mlruns.db'}"  # type: ignore[attr-defined]
+
+
+@contextmanager
+def provenance_run(cfg: object, stage: str) -> Iterator[None]:
+    """An MLflow run of `stage` in the session store around a stage the fixture runs with a
+    NullTracker (the tests read its in-memory log): the run holds the provenance tags only."""
+    from motion_r1_core.tracking import stage_run
+
+    with stage_run(cfg, stage, "procedural", tracking_uri=smoke_store(cfg)):  # type: ignore[arg-type]
+        yield
+
+
 @pytest.fixture(scope="session")
 def smoke_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
-    """(root, config) of a smoke-profile project with its procedural corpus, once per session."""
+    """(root, config) of a smoke-profile project with its procedural corpus, once per session;
+    the project is a git checkout and each session stage leaves a provenance run."""
     from motion_r1_core.config import load_config
     from motion_r1_core.stages.raw_motions import run_raw_motions
     from motion_r1_core.tracking import NullTracker
 
     root = new_project(tmp_path_factory.mktemp("smoke") / "project")
+    git_commit(root)
     cfg = load_config("smoke", root=root)
-    run_raw_motions(cfg, "procedural", NullTracker(), progress=False)
+    with provenance_run(cfg, "raw_motions"):
+        run_raw_motions(cfg, "procedural", NullTracker(), progress=False)
     return root, cfg
 
 
@@ -65,9 +105,11 @@ def smoke_tokenizer(smoke_project: tuple[Path, object]) -> SmokeTokenizer:
 
     root, cfg = smoke_project
     tracker = NullTracker()
-    t0 = time.perf_counter()
-    result = run_motion_vqvae(cfg, "procedural", tracker, progress=False)
-    return SmokeTokenizer(root, cfg, result, tracker, time.perf_counter() - t0)
+    with provenance_run(cfg, "motion_vqvae"):
+        t0 = time.perf_counter()
+        result = run_motion_vqvae(cfg, "procedural", tracker, progress=False)
+        seconds = time.perf_counter() - t0
+    return SmokeTokenizer(root, cfg, result, tracker, seconds)
 
 
 @pytest.fixture(scope="session")
@@ -78,9 +120,11 @@ def smoke_upstream(smoke_tokenizer: SmokeTokenizer) -> tuple[object, Path]:
     from motion_r1_core.tracking import NullTracker
 
     cfg, root = smoke_tokenizer.cfg, smoke_tokenizer.root
-    run_motion_tokens(cfg, "procedural", NullTracker(), progress=False)
+    with provenance_run(cfg, "motion_tokens"):
+        run_motion_tokens(cfg, "procedural", NullTracker(), progress=False)
     if not (root / "artifacts" / "procedural" / "encoders" / "evaluator.safetensors").is_file():
-        run_text_motion_encoders(cfg, "procedural", NullTracker(), progress=False)
+        with provenance_run(cfg, "text_motion_encoders"):
+            run_text_motion_encoders(cfg, "procedural", NullTracker(), progress=False)
     return cfg, root
 
 
@@ -93,6 +137,8 @@ def smoke_sft(smoke_upstream: tuple[object, Path]) -> tuple:
 
     cfg, root = smoke_upstream
     tracker = NullTracker()
-    t0 = time.perf_counter()
-    result = run_sft_policy(cfg, "procedural", tracker, progress=False)
-    return cfg, root, result, tracker, time.perf_counter() - t0
+    with provenance_run(cfg, "sft_policy"):
+        t0 = time.perf_counter()
+        result = run_sft_policy(cfg, "procedural", tracker, progress=False)
+        seconds = time.perf_counter() - t0
+    return cfg, root, result, tracker, seconds

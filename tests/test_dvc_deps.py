@@ -30,11 +30,14 @@ PACKAGE = "motion_r1_core"
 EXEMPT = {
     "motion_r1_core/__init__.py",  # the version string
     "motion_r1_core/tracking.py",
+    "motion_r1_core/provenance.py",  # hashes and the commit, as tags of the run
     "motion_r1_core/cli.py",
     "motion_r1_core/stages/__init__.py",
 }
 ALWAYS = {"profile"}  # `configs/${profile}.yaml` is tracked through this key
 RUNTIME = {"root"}  # fields of Config that are not parameters (set by the loader)
+DUMPS = {"model_dump", "model_dump_json"}  # methods that read a whole section
+LOGGING = {"log_stage", "log_params"}  # what goes to MLflow only changes no result
 
 
 # ------------------------------------------------------------------------------ module closure
@@ -123,8 +126,21 @@ def _config_paths(path: tuple[str, ...]) -> set[tuple[str, ...]]:
         attr = getattr(model, part, None)
         if isinstance(attr, property):
             return {(*path[:i], *p) for p in _property_reads(model, part)}
+        if part in DUMPS:
+            return {path[:i]}  # the section, serialised whole
         return set()  # a method
     return {path}
+
+
+def _logged(node: ast.AST) -> bool:
+    """Whether `node` is inside the arguments of a logging call (`log_stage(...)`)."""
+    while (node := getattr(node, "parent", None)) is not None:
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if name in LOGGING:
+                return True
+    return False
 
 
 def params_read(files: set[str]) -> set[tuple[str, ...]]:
@@ -144,6 +160,7 @@ def params_read(files: set[str]) -> set[tuple[str, ...]]:
                 for a in [*fn.args.args, *fn.args.kwonlyargs]
                 if a.annotation is not None and ast.unparse(a.annotation).strip("'") == "Config"
             }
+            aliased: set[int] = set()  # the right-hand sides of aliases read nothing alone
             for node in ast.walk(fn):  # aliases, in source order: `v = cfg.vqvae`
                 if isinstance(node, ast.Assign) and len(node.targets) == 1:
                     target, chain = node.targets[0], _chain(node.value)
@@ -151,12 +168,19 @@ def params_read(files: set[str]) -> set[tuple[str, ...]]:
                         paths = _config_paths((*roots[chain[0]], *chain[1:]))
                         if len(paths) == 1 and all(paths):
                             roots[target.id] = paths.pop()
+                            aliased.add(id(node.value))
             for node in ast.walk(fn):
                 parent = getattr(node, "parent", None)
                 if isinstance(parent, ast.Attribute) or not isinstance(
                     node, ast.Attribute | ast.Name
                 ):
                     continue  # only whole chains: `cfg.vqvae.train.lr`, not `cfg.vqvae`
+                if (
+                    _logged(node)
+                    or id(node) in aliased
+                    or (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store))
+                ):
+                    continue  # an alias (`v = cfg.vqvae`) reads nothing until it is used
                 if (
                     isinstance(parent, ast.Call)
                     and ast.unparse(parent.func) == "getattr"
@@ -192,13 +216,44 @@ def missing_modules(deps: list[str], closure: set[str]) -> list[str]:
     return sorted(p for p in closure if not covered(p))
 
 
+def _model_at(path: tuple[str, ...]) -> Any:
+    model: Any = Config
+    for part in path:
+        model = model.model_fields[part].annotation
+    return model
+
+
+def fully_read(p: tuple[str, ...], read: set[tuple[str, ...]]) -> bool:
+    """Whether the stage reads every key under `p` (`p` itself, a section above it, or each
+    field of the section `p`, recursively)."""
+    if any(p[: len(r)] == r for r in read):
+        return True
+    model = _model_at(p)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return False
+    return all(fully_read((*p, f), read) for f in model.model_fields)
+
+
+def minimal_params(read: set[tuple[str, ...]]) -> list[str]:
+    """The shortest list of keys that names exactly what is read: a section where every key
+    of it is read, its keys otherwise (what dvc.yaml should declare)."""
+    out: set[tuple[str, ...]] = set()
+    for r in read:
+        top = r
+        for i in range(1, len(r)):
+            if fully_read(r[:i], read):
+                top = r[:i]
+                break
+        out.add(top)
+    return sorted(".".join(p) for p in out if not any(q != p and p[: len(q)] == q for q in out))
+
+
 def unread_params(declared: set[tuple[str, ...]], read: set[tuple[str, ...]]) -> list[str]:
-    """Declared params of which the stage reads nothing (neither the key nor a key inside it)."""
-
-    def used(p: tuple[str, ...]) -> bool:
-        return any(r[: len(p)] == p or p[: len(r)] == r for r in read)
-
-    return sorted(".".join(p) for p in declared if ".".join(p) not in ALWAYS and not used(p))
+    """Declared params the stage does not read whole: a key it never reads, or a section with
+    a key the stage never reads (declare the keys it reads instead)."""
+    return sorted(
+        ".".join(p) for p in declared if ".".join(p) not in ALWAYS and not fully_read(p, read)
+    )
 
 
 def undeclared_params(declared: set[tuple[str, ...]], read: set[tuple[str, ...]]) -> list[str]:

@@ -78,11 +78,13 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
         report,
         registered,
     }
-    assert graph.get(report).parent_keys == {sft, dg.AssetKey(["grpo_policy", "both"])}
-    assert graph.get(registered).parent_keys == {report}
-    assert graph.get(sft).parent_keys == {vq, tokens, enc, cot}
+    both = dg.AssetKey(["grpo_policy", "both"])
+    # every asset whose files a stage reads is its parent (tests/test_dvc_graph.py: as dvc.yaml)
+    assert graph.get(report).parent_keys == {RAW_KEY, vq, enc, sft, both}
+    assert graph.get(registered).parent_keys == {report, vq, sft, both}
+    assert graph.get(sft).parent_keys == {RAW_KEY, vq, tokens, enc, cot}
     assert graph.get(sft).group_name == "policy"
-    assert graph.get(cot).parent_keys == {tokens} and graph.get(cot).group_name == "cot"
+    assert graph.get(cot).parent_keys == {RAW_KEY, tokens} and graph.get(cot).group_name == "cot"
     assert {k.name for k in graph.asset_check_keys if k.asset_key == cot} == {
         "format",
         "step_counts",
@@ -90,7 +92,7 @@ def test_definitions_load_every_asset_check_job_and_resource() -> None:
         "unique_ids",
         "acceptance_rate",
     }
-    assert graph.get(vq).parent_keys == {RAW_KEY} and graph.get(tokens).parent_keys == {vq}
+    assert graph.get(vq).parent_keys == {RAW_KEY} and graph.get(tokens).parent_keys == {RAW_KEY, vq}
     assert graph.get(enc).parent_keys == {RAW_KEY} and graph.get(enc).group_name == "encoders"
     assert {k.name for k in graph.asset_check_keys if k.asset_key == enc} == {
         "encoders_load",

@@ -60,7 +60,17 @@ def test_each_ablation_is_an_asset_and_the_jobs_pick_them() -> None:
         node = graph.get(key)
         assert node.group_name == ("policy" if ablation == "both" else "ablation")
         assert node.partitions_def == dataset_partitions
-        assert node.parent_keys == {dg.AssetKey("sft_policy"), dg.AssetKey("text_motion_encoders")}
+        assert node.parent_keys == {
+            dg.AssetKey(k)
+            for k in (
+                "raw_motions",
+                "motion_vqvae",
+                "motion_tokens",
+                "text_motion_encoders",
+                "cot_triplets",
+                "sft_policy",
+            )
+        }
         assert {k for k in graph.asset_check_keys if k.asset_key == key} == {
             dg.AssetCheckKey(key, "format_validity")
         }

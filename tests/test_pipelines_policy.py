@@ -69,6 +69,7 @@ def test_definitions_load_the_policy_group_its_check_and_job() -> None:
     node = graph.get(SFT)
     assert node.group_name == "policy" and node.partitions_def == dataset_partitions
     assert node.parent_keys == {
+        dg.AssetKey("raw_motions"),
         dg.AssetKey("motion_vqvae"),
         dg.AssetKey("motion_tokens"),
         dg.AssetKey("text_motion_encoders"),

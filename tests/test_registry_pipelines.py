@@ -56,7 +56,12 @@ def test_definitions_load_the_registry_group_after_the_report() -> None:
     d = defs()
     node = d.resolve_asset_graph().get(KEY)
     assert node.group_name == "registry" and node.partitions_def == dataset_partitions
-    assert node.parent_keys == {dg.AssetKey("eval_report")}
+    assert node.parent_keys == {
+        dg.AssetKey("eval_report"),
+        dg.AssetKey("motion_vqvae"),
+        dg.AssetKey("sft_policy"),
+        dg.AssetKey(["grpo_policy", "both"]),
+    }
     [spec] = registered_model_checks.check_specs
     assert spec.name == "floors" and spec.blocking and spec.partitions_def == dataset_partitions
     assert d.resolve_job_def("registry_job").asset_layer.selected_asset_keys == {KEY}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,37 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _leaves(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v
+
+
+def _check_not_shadowed(params: dict[str, Any], overlay: dict[str, Any], where: Path) -> None:
+    """Refuse an edit of params.yaml that the profile hides: a key whose params.yaml value is
+    no longer the default while the profile sets it to something else (`dvc exp run -S k=v`
+    edits params.yaml, so on a profile that sets `k` the experiment would silently not run)."""
+    defaults = Config().model_dump(mode="json")
+    for key, value in _leaves(overlay):
+        node: Any = params
+        default: Any = defaults
+        for part in key.split("."):
+            node = node.get(part, _MISSING) if isinstance(node, dict) else _MISSING
+            default = default.get(part, _MISSING) if isinstance(default, dict) else _MISSING
+        if node is _MISSING or node in (default, value):
+            continue
+        raise ValueError(
+            f"params.yaml sets {key}={node!r} (default {default!r}), but the profile "
+            f"{where.stem} sets it to {value!r} in {where}, which wins: set it there instead "
+            f"(dvc exp run -S configs/{where.name}:{key}=...) or restore the default"
+        )
+
+
+_MISSING = object()
+
+
 def load_config(
     profile: str | None = None,
     overrides: list[str] | tuple[str, ...] = (),
@@ -141,7 +173,9 @@ def load_config(
         raise ValueError(
             f"unknown profile {name!r}: {profile_file} does not exist (known: {known})"
         )
-    merged = _merge(_merge(params, _read_yaml(profile_file), str(profile_file)), over, "overrides")
+    overlay = _read_yaml(profile_file)
+    _check_not_shadowed(params, overlay, profile_file)
+    merged = _merge(_merge(params, overlay, str(profile_file)), over, "overrides")
     merged["profile"] = name
     merged["root"] = root
     try:

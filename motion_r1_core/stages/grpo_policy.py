@@ -137,7 +137,8 @@ def run_grpo_policy(
 ) -> GRPOResult:
     """GRPO of artifacts/<dataset>/sft/cot/model with the configured ablation's rewards
     (resuming from checkpoints), then the held-out rewards of SFT vs GRPO and the protocol."""
-    p, g = cfg.policy, cfg.policy.grpo
+    p = cfg.policy
+    g = p.grpo
     ablation = g.ablation if g.rewards is None else "custom"
     weights = g.weights.as_dict()
     out = grpo_dir(cfg, dataset, ablation)
@@ -226,7 +227,7 @@ def run_grpo_policy(
         policy,
         vq,
         test[: g.eval.gifs],
-        p,
+        p.generation,
         out / "samples",
         vq.skeleton.fps,
     )

@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from motion_r1_core import checkpoints
-from motion_r1_core.config import Config
+from motion_r1_core.config import Config, GenerationSection
 from motion_r1_core.data.humanml3d import load_split
 from motion_r1_core.evaluation.generations import CachedSampler, answer_cache
 from motion_r1_core.evaluation.protocol import TABLE_HEADER, load_evaluator
@@ -224,7 +224,7 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
             m |= speeds | report.flat()
             m |= length_error(sampler, length_recs, fps, fpt, seed=seed)
             report.write(vdir / "protocol.json")
-            render_samples(policy, vq, test[: p.eval.gifs], p, vdir / "samples", fps)
+            render_samples(policy, vq, test[: p.eval.gifs], p.generation, vdir / "samples", fps)
         name = f"SFT {variant} ({p.cot_source} chains)" if cot else f"SFT {variant}"
         rows.append(report.table_row(name))
         metrics |= {f"{variant}/{k}": v for k, v in m.items()}
@@ -252,16 +252,22 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
 
 
 def render_samples(
-    policy: Policy, vq: MotionTokenizer, records: list, p: Any, folder: Path, fps: float
+    policy: Policy,
+    vq: MotionTokenizer,
+    records: list,
+    generation: GenerationSection,
+    folder: Path,
+    fps: float,
 ) -> list[Path]:
-    """GIFs of the policy's motions for the first caption of `records`, chain in the title."""
+    """GIFs of the policy's motions for the first caption of `records` (sampled with the
+    grammar and `generation`), chain in the title."""
     from motion_r1_core.render import render_motion
 
     if not records:
         return []
     folder.mkdir(parents=True, exist_ok=True)
     caps = [r.captions[0].text for r in records]
-    answers, _ = sample(policy, caps, p.generation, constrained=True, seed=0)
+    answers, _ = sample(policy, caps, generation, constrained=True, seed=0)
     paths = []
     for r, a in zip(records, answers, strict=True):
         joints = vq.decode_joints(a.parsed.codes or [0]).numpy()

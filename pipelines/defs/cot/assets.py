@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from pipelines.defs.data.assets import raw_motions
 from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.resources import (
     ChatEndpointResource,
@@ -15,7 +16,7 @@ from pipelines.defs.tokenizer.assets import motion_tokens
 @dg.asset(
     group_name="cot",
     partitions_def=dataset_partitions,
-    deps=[motion_tokens],
+    deps=[raw_motions, motion_tokens],
     kinds={"openai", "mlflow"},
 )
 def cot_triplets(

@@ -8,6 +8,7 @@ the metrics do not name.
 import dagster as dg
 
 from pipelines.defs.cot.assets import cot_triplets
+from pipelines.defs.data.assets import raw_motions
 from pipelines.defs.encoders.assets import text_motion_encoders
 from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.resources import MlflowResource, PipelineConfigResource, StageLauncherResource
@@ -17,7 +18,7 @@ from pipelines.defs.tokenizer.assets import motion_tokens, motion_vqvae
 @dg.asset(
     group_name="policy",
     partitions_def=dataset_partitions,
-    deps=[motion_vqvae, motion_tokens, text_motion_encoders, cot_triplets],
+    deps=[raw_motions, motion_vqvae, motion_tokens, text_motion_encoders, cot_triplets],
     kinds={"pytorch", "mlflow"},
 )
 def sft_policy(

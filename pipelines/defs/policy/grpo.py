@@ -15,10 +15,13 @@ import dagster as dg
 from motion_r1_core.config.grpo import default_ablations
 from motion_r1_core.stages.grpo_policy import format_floor_check, grpo_dir
 from pipelines.asset_checks import dataset_check_specs, outcome_result
+from pipelines.defs.cot.assets import cot_triplets
+from pipelines.defs.data.assets import raw_motions
 from pipelines.defs.encoders.assets import text_motion_encoders
 from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.policy.assets import sft_policy
 from pipelines.defs.resources import MlflowResource, PipelineConfigResource, StageLauncherResource
+from pipelines.defs.tokenizer.assets import motion_tokens, motion_vqvae
 
 MAIN_ABLATION = "both"
 ABLATIONS = tuple(default_ablations())  # the names params.yaml ships; the UI needs them at load
@@ -32,7 +35,14 @@ def grpo_asset(ablation: str) -> dg.AssetsDefinition:
         key_prefix="grpo_policy",
         group_name="policy" if ablation == MAIN_ABLATION else "ablation",
         partitions_def=dataset_partitions,
-        deps=[sft_policy, text_motion_encoders],
+        deps=[
+            raw_motions,
+            motion_vqvae,
+            motion_tokens,
+            text_motion_encoders,
+            cot_triplets,
+            sft_policy,
+        ],
         kinds={"pytorch", "mlflow"},
         description=f"The CoT SFT policy refined by GRPO with the `{ablation}` rewards "
         "(policy.grpo.ablations) at artifacts/<dataset>/grpo/"

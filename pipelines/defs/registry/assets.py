@@ -10,13 +10,20 @@ from motion_r1_core.stages.registered_model import run_registered_model
 from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.resources import MlflowResource, PipelineConfigResource
 
-EVAL_REPORT = dg.AssetKey("eval_report")  # the upstream asset (pipelines/defs/report/)
+EVAL_REPORT = dg.AssetKey("eval_report")  # the upstream assets, by key (no import cycle)
+# the report picks the champion; the registered model packages its policy and the tokenizer
+UPSTREAM = [
+    EVAL_REPORT,
+    dg.AssetKey("motion_vqvae"),
+    dg.AssetKey("sft_policy"),
+    dg.AssetKey(["grpo_policy", "both"]),
+]
 
 
 @dg.asset(
     group_name="registry",
     partitions_def=dataset_partitions,
-    deps=[EVAL_REPORT],
+    deps=UPSTREAM,
     kinds={"python", "mlflow"},
 )
 def registered_model(

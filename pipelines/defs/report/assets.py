@@ -7,16 +7,25 @@ have the ablation rows. The asset shows the main table as Markdown metadata.
 
 import dagster as dg
 
+from pipelines.defs.data.assets import raw_motions
+from pipelines.defs.encoders.assets import text_motion_encoders
 from pipelines.defs.partitions import dataset_partitions
 from pipelines.defs.policy.assets import sft_policy
 from pipelines.defs.policy.grpo import MAIN_ABLATION
 from pipelines.defs.resources import MlflowResource, PipelineConfigResource, StageLauncherResource
+from pipelines.defs.tokenizer.assets import motion_vqvae
 
 
 @dg.asset(
     group_name="report",
     partitions_def=dataset_partitions,
-    deps=[sft_policy, dg.AssetKey(["grpo_policy", MAIN_ABLATION])],
+    deps=[
+        raw_motions,
+        motion_vqvae,
+        text_motion_encoders,
+        sft_policy,
+        dg.AssetKey(["grpo_policy", MAIN_ABLATION]),
+    ],
     kinds={"pytorch", "mlflow", "html"},
 )
 def eval_report(

@@ -20,7 +20,7 @@ motion_vqvae = pipes_stage_asset(
 motion_tokens = pipes_stage_asset(
     "motion_tokens",
     group="tokenizer",
-    deps=[motion_vqvae],
+    deps=[raw_motions, motion_vqvae],
     kinds={"pytorch", "parquet"},
     description="Every motion (and its mirrored copy) as token ids: artifacts/<dataset>/tokens/"
     "tokens.parquet with id, source_id, split, mirrored, n_frames, tokens.",

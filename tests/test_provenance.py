@@ -1,0 +1,122 @@
+"""Provenance: DVC's content hashes and the git state of a run, and (slow) the chain from a
+registered model version, run by run, back to the hash of the raw motions that made it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from motion_r1_core.provenance import content_hash, git_state
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+
+
+def _git(root: Path, *args: str) -> str:
+    env = {**os.environ, **GIT_ENV}
+    return subprocess.run(
+        ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_content_hash_is_dvcs_md5_of_a_file_and_of_a_folder_listing(tmp_path: Path) -> None:
+    import hashlib
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    (tmp_path / "d" / "a.txt").write_text("a\n")
+    (tmp_path / "d" / "sub" / "b.txt").write_text("bb\n")
+    assert content_hash(tmp_path / "d" / "a.txt") == hashlib.md5(b"a\n").hexdigest()
+    # DVC's folder hash: md5 of the JSON listing of (relpath, md5), sorted, plus ".dir"
+    listing = [
+        {"md5": hashlib.md5(b"a\n").hexdigest(), "relpath": "a.txt"},
+        {"md5": hashlib.md5(b"bb\n").hexdigest(), "relpath": "sub/b.txt"},
+    ]
+    expected = hashlib.md5(json.dumps(listing, sort_keys=True).encode()).hexdigest() + ".dir"
+    assert content_hash(tmp_path / "d") == expected
+    first = content_hash(tmp_path / "d")
+    (tmp_path / "d" / "sub" / "b.txt").write_text("bc\n")
+    assert content_hash(tmp_path / "d") != first
+
+
+def test_git_state_is_dirty_for_code_not_for_pipeline_outputs(tmp_path: Path) -> None:
+    assert git_state(tmp_path) is None  # not a checkout
+    (tmp_path / "code.py").write_text("x = 1\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-q", "-m", "code")
+    head = _git(tmp_path, "rev-parse", "HEAD")
+    assert git_state(tmp_path) == (head, False)
+    (tmp_path / "artifacts" / "procedural").mkdir(parents=True)
+    (tmp_path / "artifacts" / "procedural" / "metrics.json").write_text("{}")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    assert git_state(tmp_path) == (head, False)  # what the pipeline writes is not a change
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_state(tmp_path) == (head, True)
+
+
+CHAIN = [  # (what the run read, the stage whose run wrote it), from the champion down
+    ("artifacts/procedural/tokens/tokens.parquet", "motion_tokens"),
+    ("artifacts/procedural/vqvae/vqvae.safetensors", "motion_vqvae"),
+    ("data/raw/procedural", "raw_motions"),
+]
+
+
+@pytest.mark.slow
+def test_a_registered_model_leads_back_to_the_raw_motions_and_commit_that_made_it(
+    smoke_sft: tuple,
+) -> None:
+    """The session's smoke stages ran inside MLflow runs with their provenance; register the
+    CoT policy, then walk from the model version to the raw motions by hash alone."""
+    from conftest import smoke_store
+    from mlflow.tracking import MlflowClient
+
+    from motion_r1_core.stages.registered_model import run_registered_model, summary_path
+    from motion_r1_core.tracking import stage_run
+
+    cfg, root, sft, _, _ = smoke_sft
+    uri = smoke_store(cfg)
+    head = _git(root, "rev-parse", "HEAD")
+    summary = summary_path(cfg, "procedural")
+    saved = summary.read_bytes() if summary.is_file() else None  # the report's, if it ran
+    metrics = {"top1": 0.3, "top2": 0.4, "top3": 0.5, "fid": 0.1, "format_validity": 0.95}
+    policies = {"SFT cot": {"path": str(sft.policies["cot"]), "metrics": metrics}}
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(
+        json.dumps(
+            {
+                "dataset": "procedural",
+                "evaluator": "trained",
+                "chain_source": "ground_truth",
+                "policies": policies,
+            }
+        )
+    )
+    try:
+        with stage_run(cfg, "registered_model", "procedural", tracking_uri=uri) as tracker:
+            run_registered_model(cfg, "procedural", tracker, progress=False)
+    finally:
+        if saved is not None:
+            summary.write_bytes(saved)
+
+    client = MlflowClient(tracking_uri=uri)
+    version = client.get_model_version_by_alias(cfg.registry.model_name, cfg.registry.alias)
+    run = client.get_run(version.run_id)
+    experiment = [run.info.experiment_id]
+    policy = str(sft.policies["cot"].relative_to(root))
+    for path, stage in [(policy, "sft_policy"), *CHAIN]:  # a hash names the run that wrote it
+        digest = run.data.tags[f"dvc.in.{path}"]
+        found = client.search_runs(experiment, filter_string=f"tags.`dvc.out.{path}` = '{digest}'")
+        assert [r.data.tags["stage"] for r in found] == [stage]
+        run = found[0]
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.source.git.commit"] == head
+        assert run.data.tags["git.dirty"] == "false"
+    assert run.data.tags["dvc.out.data/raw/procedural"] == content_hash(root / CHAIN[-1][0])
