@@ -13,6 +13,7 @@ and commits that made it: the run that wrote a hash is the run tagged `dvc.out.<
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -109,8 +110,15 @@ def _hash_tags(root: Path, prefix: str, paths: list[str]) -> dict[str, str]:
 
 def input_tags(cfg: Config, stage: str, dataset: str) -> dict[str, str]:
     """Tags of a starting run: the commit (`mlflow.source.git.commit`, shown by the MLflow UI),
-    `git.dirty`, and `dvc.in.<path>` = content hash of every input present."""
+    `git.dirty`, `dvc.in.<path>` = content hash of every input present, and under `dvc exp
+    run` the experiment's name and baseline commit (`dvc.exp_name`, `dvc.exp_baseline`)."""
     tags: dict[str, str] = {}
+    for tag, var in (
+        ("dvc.exp_name", "DVC_EXP_NAME"),
+        ("dvc.exp_baseline", "DVC_EXP_BASELINE_REV"),
+    ):
+        if os.environ.get(var):
+            tags[tag] = os.environ[var]
     if state := git_state(cfg.root):
         tags |= {"mlflow.source.git.commit": state[0], "git.dirty": str(state[1]).lower()}
     ablation = cfg.policy.grpo.ablation

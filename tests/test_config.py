@@ -37,7 +37,12 @@ def test_paths_and_tracking_uri(project_root: Path, monkeypatch: pytest.MonkeyPa
         project_root / "artifacts" / "procedural" / "raw_motions"
     )
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.delenv("DVC_ROOT", raising=False)
     assert cfg.tracking_uri() == f"sqlite:///{project_root.resolve() / 'mlflow' / 'mlruns.db'}"
+    # a queued `dvc exp run` runs in a temporary copy: its runs go to the project's store
+    monkeypatch.setenv("DVC_ROOT", str(project_root.parent))
+    assert cfg.tracking_uri() == f"sqlite:///{project_root.parent.resolve() / 'mlflow/mlruns.db'}"
+    monkeypatch.delenv("DVC_ROOT")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert cfg.tracking_uri() == "http://127.0.0.1:5000"
     with pytest.raises(ValueError, match="unknown dataset 'amass'"):

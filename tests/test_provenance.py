@@ -9,19 +9,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import GIT_IDENTITY, new_project
 
 from motion_r1_core.provenance import content_hash, git_state
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
 
 def _git(root: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_ENV}
+    env = {**os.environ, **GIT_IDENTITY}
     return subprocess.run(
         ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -44,6 +38,23 @@ def test_content_hash_is_dvcs_md5_of_a_file_and_of_a_folder_listing(tmp_path: Pa
     first = content_hash(tmp_path / "d")
     (tmp_path / "d" / "sub" / "b.txt").write_text("bc\n")
     assert content_hash(tmp_path / "d") != first
+
+
+def test_a_run_under_dvc_exp_names_its_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from motion_r1_core.config import load_config
+    from motion_r1_core.provenance import input_tags
+
+    cfg = load_config("smoke", root=new_project(tmp_path / "project"))
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    monkeypatch.delenv("DVC_EXP_BASELINE_REV", raising=False)
+    assert "dvc.exp_name" not in input_tags(cfg, "motion_vqvae", "procedural")
+    monkeypatch.setenv("DVC_EXP_NAME", "depth1")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "0123abc")
+    tags = input_tags(cfg, "motion_vqvae", "procedural")
+    assert tags["dvc.exp_name"] == "depth1" and tags["dvc.exp_baseline"] == "0123abc"
+    assert "dvc.in.data/raw/procedural" not in tags  # no corpus yet: nothing to hash
 
 
 def test_git_state_is_dirty_for_code_not_for_pipeline_outputs(tmp_path: Path) -> None:

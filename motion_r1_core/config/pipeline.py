@@ -56,11 +56,14 @@ class Config(_Section):
         return self.root / "artifacts" / _check_dataset(dataset) / stage
 
     def tracking_uri(self) -> str:
-        """MLFLOW_TRACKING_URI if set, else the default store (relative sqlite paths made absolute)."""
+        """MLFLOW_TRACKING_URI if set, else the default store. A relative sqlite path is made
+        absolute against the project root, or against DVC_ROOT when DVC sets it: a queued
+        `dvc exp run` works in a temporary copy, and its runs belong in the project's store."""
         uri = os.environ.get("MLFLOW_TRACKING_URI") or self.tracking.default_uri
         prefix = "sqlite:///"
         if uri.startswith(prefix) and not uri[len(prefix) :].startswith("/"):
-            uri = prefix + str((self.root / uri[len(prefix) :]).resolve())
+            base = Path(os.environ.get("DVC_ROOT") or self.root)
+            uri = prefix + str((base / uri[len(prefix) :]).resolve())
         return uri
 
 
