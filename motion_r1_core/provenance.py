@@ -104,6 +104,12 @@ def git_state(root: Path) -> tuple[str, bool] | None:
     return commit, bool(status.strip())
 
 
+def _ablation(cfg: Config) -> str:
+    """The folder GRPO writes to: the ablation's name, `custom` for explicit reward weights."""
+    g = cfg.policy.grpo
+    return g.ablation if g.rewards is None else "custom"
+
+
 def _hash_tags(root: Path, prefix: str, paths: list[str]) -> dict[str, str]:
     return {f"{prefix}{p}": content_hash(root / p) for p in paths if (root / p).exists()}
 
@@ -121,11 +127,9 @@ def input_tags(cfg: Config, stage: str, dataset: str) -> dict[str, str]:
             tags[tag] = os.environ[var]
     if state := git_state(cfg.root):
         tags |= {"mlflow.source.git.commit": state[0], "git.dirty": str(state[1]).lower()}
-    ablation = cfg.policy.grpo.ablation
-    return tags | _hash_tags(cfg.root, "dvc.in.", stage_inputs(stage, dataset, ablation))
+    return tags | _hash_tags(cfg.root, "dvc.in.", stage_inputs(stage, dataset, _ablation(cfg)))
 
 
 def output_tags(cfg: Config, stage: str, dataset: str) -> dict[str, str]:
     """Tags of a finished run: `dvc.out.<path>` = content hash of every output it wrote."""
-    ablation = cfg.policy.grpo.ablation
-    return _hash_tags(cfg.root, "dvc.out.", stage_outputs(stage, dataset, ablation))
+    return _hash_tags(cfg.root, "dvc.out.", stage_outputs(stage, dataset, _ablation(cfg)))

@@ -131,3 +131,18 @@ def test_a_registered_model_leads_back_to_the_raw_motions_and_commit_that_made_i
         assert run.data.tags["mlflow.source.git.commit"] == head
         assert run.data.tags["git.dirty"] == "false"
     assert run.data.tags["dvc.out.data/raw/procedural"] == content_hash(root / CHAIN[-1][0])
+
+
+def test_the_outputs_of_explicit_reward_weights_are_the_custom_folder(tmp_path: Path) -> None:
+    from motion_r1_core.config import load_config
+    from motion_r1_core.provenance import output_tags
+
+    weights = "{format: 1.0, motion_similarity: 0.5, semantic_similarity: 0.5, physics: 0.0}"
+    root = new_project(tmp_path / "project")
+    cfg = load_config("smoke", [f"policy.grpo.rewards={weights}"], root=root)
+    for name in ("both", "custom"):
+        (root / "artifacts/procedural/grpo" / name / "model").mkdir(parents=True)
+        (root / "artifacts/procedural/grpo" / name / "model" / "w").write_text(name)
+    tags = output_tags(cfg, "grpo_policy", "procedural")
+    assert list(tags) == ["dvc.out.artifacts/procedural/grpo/custom/model"]
+    assert tags[next(iter(tags))] == content_hash(root / "artifacts/procedural/grpo/custom/model")
