@@ -83,3 +83,23 @@ def test_no_project_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(FileNotFoundError, match=r"no params\.yaml"):
         load_config()
+
+
+def test_a_params_edit_the_profile_hides_is_refused(project_root: Path) -> None:
+    """`dvc exp run -S vqvae.model.codebook_size=64` edits params.yaml; on the smoke profile,
+    which sets the codebook itself, that edit would change nothing, so loading refuses it."""
+    import yaml
+
+    params = yaml.safe_load((project_root / "params.yaml").read_text())
+    params["vqvae"]["model"]["codebook_size"] = 64
+    params["vqvae"]["model"]["depth"] = 1  # not set by the smoke profile: fine
+    (project_root / "params.yaml").write_text(yaml.safe_dump(params))
+    assert load_config("cpu").vqvae.model.codebook_size == 64  # the cpu profile sets nothing
+    with pytest.raises(ValueError) as e:
+        load_config("smoke")
+    for part in ("vqvae.model.codebook_size=64", "default 256", "to 128", "smoke.yaml"):
+        assert part in str(e.value), part
+    params["vqvae"]["model"]["codebook_size"] = 128  # the profile's own value: no conflict
+    (project_root / "params.yaml").write_text(yaml.safe_dump(params))
+    cfg = load_config("smoke")
+    assert cfg.vqvae.model.codebook_size == 128 and cfg.vqvae.model.depth == 1
