@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import pytest
 import yaml
 
 from motion_r1_core import provenance
@@ -22,10 +23,15 @@ def _path(entry: str | dict[str, Any]) -> str:
     return entry if isinstance(entry, str) else next(iter(entry))
 
 
-def dvc_stages() -> dict[str, dict[str, Any]]:
+def dvc_yaml(dataset: str = DATASET) -> dict[str, Any]:
+    """dvc.yaml with `${dataset}` (params.yaml's `dataset`) set to `dataset`."""
+    return yaml.safe_load((REPO / "dvc.yaml").read_text().replace("${dataset}", dataset))
+
+
+def dvc_stages(dataset: str = DATASET) -> dict[str, dict[str, Any]]:
     """dvc.yaml's stages by the name `dvc repro` uses (`grpo_policy@both`), foreach expanded."""
     out = {}
-    for name, stage in yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"].items():
+    for name, stage in dvc_yaml(dataset)["stages"].items():
         if "foreach" not in stage:
             out[name] = stage
             continue
@@ -68,13 +74,15 @@ def test_dvc_and_dagster_name_the_same_stages_with_the_same_parents() -> None:
         assert parents == graph.get(asset_key(name)).parent_keys, name
 
 
-def test_each_stage_reads_and_writes_the_files_its_runs_record() -> None:
-    for name, stage in STAGES.items():
+@pytest.mark.parametrize("dataset", ["procedural", "humanml3d", "kit"])
+def test_each_stage_reads_and_writes_the_files_its_runs_record(dataset: str) -> None:
+    for name, stage in dvc_stages(dataset).items():
         base, _, ablation = name.partition("@")
         data = [d for d in stage["deps"] if not d.startswith("motion_r1_core")]
-        assert sorted(data) == sorted(provenance.stage_inputs(base, DATASET, ablation or "both"))
+        assert sorted(data) == sorted(provenance.stage_inputs(base, dataset, ablation or "both"))
         cached = [_path(o) for o in stage.get("outs", []) if not _cache_off(o)]
-        assert sorted(cached) == sorted(provenance.stage_outputs(base, DATASET, ablation or "both"))
+        assert sorted(cached) == sorted(provenance.stage_outputs(base, dataset, ablation or "both"))
+        assert f"--dataset {dataset}" in stage["cmd"], name
 
 
 def _cache_off(entry: str | dict[str, Any]) -> bool:
@@ -82,7 +90,7 @@ def _cache_off(entry: str | dict[str, Any]) -> bool:
 
 
 def test_every_stage_reports_metrics_and_the_training_stages_plot_their_curves() -> None:
-    plots = yaml.safe_load((REPO / "dvc.yaml").read_text())["plots"]
+    plots = dvc_yaml()["plots"]
     drawn = {f for p in plots for spec in p.values() for f in spec["y"]}
     for name, stage in STAGES.items():
         [metrics] = stage["metrics"]
