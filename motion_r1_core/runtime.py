@@ -7,15 +7,28 @@ code with only the configuration differing.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 
 import torch
 
 
+def is_main_process() -> bool:
+    """False on the other ranks of a distributed launch (`accelerate launch`, torchrun set
+    RANK): they train with rank 0 and leave evaluation, files and logging to it."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def resolve_device(name: str) -> torch.device:
-    """`auto` -> cuda if available else cpu; anything else as torch.device (`cuda:1`, ...)."""
+    """`auto` -> cuda if available else cpu; anything else as torch.device (`cuda:1`, ...).
+
+    Under a distributed launch a bare `cuda` is this process's GPU (`cuda:<LOCAL_RANK>`),
+    the one its trainer uses.
+    """
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}")
     return torch.device(name)
 
 

@@ -13,23 +13,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dagster_pipes import open_dagster_pipes
+from dagster_pipes import PipesDefaultContextLoader, PipesEnvVarParamsLoader, open_dagster_pipes
 
-from motion_r1_core.config import load_config
+from motion_r1_core.config import Config, load_config
+from motion_r1_core.runtime import is_main_process
 from motion_r1_core.stages import get_stage
-from motion_r1_core.tracking import stage_run
+from motion_r1_core.tracking import NullTracker, stage_run
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A metadata value Pipes can carry: numbers, strings, bools, lists of those."""
     if isinstance(value, bool | int | float | str) or value is None:
         return value
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return str(value)
 
 
-class _ProgressTracker:
+class ProgressTracker:
     """Forward to `tracker`, and echo each logged metrics row to the Dagster run's log.
 
     Long stages log every `log_every` steps; this is how their progress reaches the Dagster UI
@@ -56,13 +57,22 @@ class _ProgressTracker:
 
 
 def main() -> None:
-    """Run the stage named in the Pipes extras and report its materialization."""
+    """Run the stage named in the Pipes extras and report its materialization.
+
+    Under `accelerate launch` every rank runs the stage (the trainers need them all), and only
+    rank 0 talks to Dagster and MLflow: the others read the same Pipes context, log nowhere,
+    and leave the evaluation and the files to rank 0.
+    """
+    if not is_main_process():
+        params = PipesEnvVarParamsLoader().load_context_params()
+        with PipesDefaultContextLoader().load_context(params) as data:
+            extras, partition = dict(data["extras"]), data.get("partition_key")
+        cfg, stage, dataset = _resolve(extras, partition)
+        get_stage(stage)(cfg, dataset, NullTracker(), progress=False)
+        return
     with open_dagster_pipes() as pipes:
+        cfg, stage, dataset = _resolve(dict(pipes.extras), pipes.partition_key)
         ex = pipes.extras
-        root = Path(ex["root"]) if ex.get("root") else None
-        cfg = load_config(ex.get("profile"), ex.get("overrides") or [], root)
-        stage = ex["stage"]
-        dataset = pipes.partition_key or ex.get("dataset") or cfg.dataset
         with stage_run(
             cfg,
             stage,
@@ -72,10 +82,17 @@ def main() -> None:
             experiment=ex.get("experiment"),
         ) as tracker:
             pipes.log.info(f"{stage}/{dataset}: MLflow run {tracker.run_id}, profile {cfg.profile}")
-            echo = _ProgressTracker(tracker, pipes.log, stage)
+            echo = ProgressTracker(tracker, pipes.log, stage)
             result = get_stage(stage)(cfg, dataset, echo, progress=False)
-        metadata = {k: _plain(v) for k, v in result.as_metadata().items()}
+        metadata = {k: plain(v) for k, v in result.as_metadata().items()}
         pipes.report_asset_materialization(metadata={**metadata, "mlflow_run_id": tracker.run_id})
+
+
+def _resolve(extras: dict[str, Any], partition: str | None) -> tuple[Config, str, str]:
+    """(configuration, stage, dataset) from the Pipes extras and partition key."""
+    root = Path(extras["root"]) if extras.get("root") else None
+    cfg = load_config(extras.get("profile"), extras.get("overrides") or [], root)
+    return cfg, extras["stage"], partition or extras.get("dataset") or cfg.dataset
 
 
 if __name__ == "__main__":

@@ -61,6 +61,11 @@ def git_commit(root: Path) -> str:
     env = {**os.environ, **GIT_IDENTITY}
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "the project"]):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+    return git_head(root)
+
+
+def git_head(root: Path) -> str:
+    """The commit `root`'s checkout is at."""
     return subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -142,3 +147,36 @@ def smoke_sft(smoke_upstream: tuple[object, Path]) -> tuple:
         result = run_sft_policy(cfg, "procedural", tracker, progress=False)
         seconds = time.perf_counter() - t0
     return cfg, root, result, tracker, seconds
+
+
+def register_smoke_policy(smoke_sft: tuple, tracking_uri: str) -> object:
+    """Register the session's smoke CoT policy as the champion in `tracking_uri` (the
+    registered_model stage, given made-up report metrics); the config. The report's summary,
+    if the session wrote one, is put back afterwards."""
+    import json
+
+    from motion_r1_core.stages.registered_model import run_registered_model, summary_path
+    from motion_r1_core.tracking import stage_run
+
+    cfg, _, sft, _, _ = smoke_sft
+    summary = summary_path(cfg, "procedural")
+    saved = summary.read_bytes() if summary.is_file() else None
+    metrics = {"top1": 0.3, "top2": 0.4, "top3": 0.5, "fid": 0.1, "format_validity": 0.95}
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    summary.write_text(
+        json.dumps(
+            {
+                "dataset": "procedural",
+                "evaluator": "trained",
+                "chain_source": "ground_truth",
+                "policies": {"SFT cot": {"path": str(sft.policies["cot"]), "metrics": metrics}},
+            }
+        )
+    )
+    try:
+        with stage_run(cfg, "registered_model", "procedural", tracking_uri=tracking_uri) as tracker:
+            run_registered_model(cfg, "procedural", tracker, progress=False)
+    finally:
+        if saved is not None:
+            summary.write_bytes(saved)
+    return cfg

@@ -134,13 +134,14 @@ def test_the_dagster_instance_stores_runs_in_postgres(monkeypatch: pytest.Monkey
 
     for var in ("HOST", "USER", "PASSWORD", "DB"):
         monkeypatch.setenv(f"DAGSTER_POSTGRES_{var}", var.lower())
+    monkeypatch.setenv("DAGSTER_POSTGRES_PORT", "5432")
     ref = InstanceRef.from_dir(str(REPO / "configs" / "dagster"))
     for data in (ref.run_storage_data, ref.event_storage_data, ref.schedule_storage_data):
         assert data.module_name == "dagster_postgres", data
         getattr(importlib.import_module(data.module_name), data.class_name)  # installed
     assert ref.run_coordinator_data.class_name == "QueuedRunCoordinator"
     env = SERVICES["code"]["environment"]
-    assert {f"DAGSTER_POSTGRES_{v}" for v in ("HOST", "USER", "PASSWORD", "DB")} <= set(env)
+    assert {f"DAGSTER_POSTGRES_{v}" for v in ("HOST", "PORT", "USER", "PASSWORD", "DB")} <= set(env)
 
 
 def _has_compose() -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import GIT_IDENTITY, git_commit
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the environment's bin: dvc and the motion-r1 console script
@@ -75,10 +76,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         DVC_NO_ANALYTICS="1",
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}",
-        GIT_AUTHOR_NAME="test",
-        GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="test",
-        GIT_COMMITTER_EMAIL="test@example.com",
+        **GIT_IDENTITY,
     )
     return env
 
@@ -110,9 +108,7 @@ def _smoke_project(tmp_path: Path, env: dict[str, str], overlay: dict | None = N
     _edit_yaml(root / "params.yaml", {"profile": "smoke", "data.procedural.motions": MOTIONS})
     smoke = {"data.procedural.motions": MOTIONS, **(overlay or {})}
     _edit_yaml(root / "configs" / "smoke.yaml", smoke)
-    _run(["git", "init", "-q"], root, env)
-    _run(["git", "add", "-A"], root, env)
-    _run(["git", "commit", "-q", "-m", "the project"], root, env)
+    git_commit(root)
     return root
 
 
@@ -235,8 +231,9 @@ def test_dvc_exp_run_and_dagster_asset_selection_work_in_one_environment(
     home.mkdir()
     dagster_env = {**env, "DAGSTER_HOME": str(home), "MOTION_R1_ROOT": str(root)}
     select = ["--select", "motion_vqvae", "--partition", "procedural"]
+    in_process = ["--config-json", json.dumps({"execution": {"config": {"in_process": {}}}})]
     out = _run(
-        ["dagster", "asset", "materialize", *select, "-m", "pipelines.definitions"],
+        ["dagster", "asset", "materialize", *select, *in_process, "-m", "pipelines.definitions"],
         root,
         dagster_env,
     )

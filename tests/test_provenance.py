@@ -4,21 +4,12 @@ registered model version, run by run, back to the hash of the raw motions that m
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import GIT_IDENTITY, new_project
+from conftest import git_commit, git_head, new_project
 
 from motion_r1_core.provenance import content_hash, git_state
-
-
-def _git(root: Path, *args: str) -> str:
-    env = {**os.environ, **GIT_IDENTITY}
-    return subprocess.run(
-        ["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True
-    ).stdout.strip()
 
 
 def test_content_hash_is_dvcs_md5_of_a_file_and_of_a_folder_listing(tmp_path: Path) -> None:
@@ -60,10 +51,7 @@ def test_a_run_under_dvc_exp_names_its_experiment(
 def test_git_state_is_dirty_for_code_not_for_pipeline_outputs(tmp_path: Path) -> None:
     assert git_state(tmp_path) is None  # not a checkout
     (tmp_path / "code.py").write_text("x = 1\n")
-    _git(tmp_path, "init", "-q")
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-q", "-m", "code")
-    head = _git(tmp_path, "rev-parse", "HEAD")
+    head = git_commit(tmp_path)
     assert git_state(tmp_path) == (head, False)
     (tmp_path / "artifacts" / "procedural").mkdir(parents=True)
     (tmp_path / "artifacts" / "procedural" / "metrics.json").write_text("{}")
@@ -86,36 +74,13 @@ def test_a_registered_model_leads_back_to_the_raw_motions_and_commit_that_made_i
 ) -> None:
     """The session's smoke stages ran inside MLflow runs with their provenance; register the
     CoT policy, then walk from the model version to the raw motions by hash alone."""
-    from conftest import smoke_store
+    from conftest import register_smoke_policy, smoke_store
     from mlflow.tracking import MlflowClient
-
-    from motion_r1_core.stages.registered_model import run_registered_model, summary_path
-    from motion_r1_core.tracking import stage_run
 
     cfg, root, sft, _, _ = smoke_sft
     uri = smoke_store(cfg)
-    head = _git(root, "rev-parse", "HEAD")
-    summary = summary_path(cfg, "procedural")
-    saved = summary.read_bytes() if summary.is_file() else None  # the report's, if it ran
-    metrics = {"top1": 0.3, "top2": 0.4, "top3": 0.5, "fid": 0.1, "format_validity": 0.95}
-    policies = {"SFT cot": {"path": str(sft.policies["cot"]), "metrics": metrics}}
-    summary.parent.mkdir(parents=True, exist_ok=True)
-    summary.write_text(
-        json.dumps(
-            {
-                "dataset": "procedural",
-                "evaluator": "trained",
-                "chain_source": "ground_truth",
-                "policies": policies,
-            }
-        )
-    )
-    try:
-        with stage_run(cfg, "registered_model", "procedural", tracking_uri=uri) as tracker:
-            run_registered_model(cfg, "procedural", tracker, progress=False)
-    finally:
-        if saved is not None:
-            summary.write_bytes(saved)
+    head = git_head(root)
+    register_smoke_policy(smoke_sft, uri)
 
     client = MlflowClient(tracking_uri=uri)
     version = client.get_model_version_by_alias(cfg.registry.model_name, cfg.registry.alias)

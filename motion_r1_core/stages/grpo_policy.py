@@ -37,7 +37,7 @@ from motion_r1_core.policy.grammar import prompt_messages
 from motion_r1_core.policy.grpo import train_grpo
 from motion_r1_core.policy.policy import Policy, file_sha256
 from motion_r1_core.policy.rewards import REWARDS, MotionScorer, SampleTables
-from motion_r1_core.runtime import resolve_device
+from motion_r1_core.runtime import is_main_process, resolve_device
 from motion_r1_core.stages.sft_policy import examples, render_samples
 from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer
@@ -167,7 +167,9 @@ def run_grpo_policy(
         weights,
         sink=lambda path: tracker.log_artifact(path, "completions"),
     )
-    scorer = MotionScorer(sft.tokenizer, True, vq, encoder, on_batch=tables)
+    scorer = MotionScorer(
+        sft.tokenizer, True, vq, encoder, on_batch=tables if is_main_process() else None
+    )
 
     exs = examples(cfg, dataset, vq.frames_per_token)
     rows = [
@@ -202,6 +204,10 @@ def run_grpo_policy(
         progress=progress,
     )
     scorer.on_batch = None
+    if not is_main_process():  # another rank of `accelerate launch`: training only
+        return GRPOResult(
+            dataset, ablation, out / "model", {}, out / "metrics.json", out / "report.md"
+        )
     meta = {
         **sft.meta,
         "grpo": {

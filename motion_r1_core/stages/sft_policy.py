@@ -49,7 +49,7 @@ from motion_r1_core.policy.generate import sample
 from motion_r1_core.policy.grammar import max_codes
 from motion_r1_core.policy.policy import Policy, file_sha256
 from motion_r1_core.policy.sft import train_sft
-from motion_r1_core.runtime import resolve_device
+from motion_r1_core.runtime import is_main_process, resolve_device
 from motion_r1_core.tracking import Tracker, log_stage
 from motion_r1_core.vqvae.token_checks import read_tokens
 from motion_r1_core.vqvae.tokenizer import CHECKPOINT, MotionTokenizer
@@ -183,6 +183,8 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
             prefix=f"{variant}/",
             progress=progress,
         )
+        if not is_main_process():  # another rank of `accelerate launch`: training only
+            continue
         meta = {
             "variant": variant,
             "cot_source": p.cot_source,
@@ -231,6 +233,8 @@ def run_sft_policy(cfg: Config, dataset: str, tracker: Tracker, progress: bool =
         tracker.log_metrics({f"{variant}/{k}": v for k, v in m.items()}, step=summary.steps)
 
     metrics_path = out / "metrics.json"
+    if not is_main_process():
+        return SFTResult(dataset, policies, metrics, metrics_path, out / "report.md")
     metrics_path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     report_path = write_report(cfg, dataset, out, rows, metrics)
     from motion_r1_core.render import plot_curves

@@ -9,12 +9,22 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from motion_r1_core import tracking
 from motion_r1_core.config import Config, load_config
+from pipelines.launch import (
+    AccelerateConfig,
+    K8sConfig,
+    check_tracking_uri,
+    pod_env,
+    pod_meta,
+    pod_spec,
+    stage_command,
+)
 
 
 class PipelineConfigResource(dg.ConfigurableResource):
@@ -77,13 +87,19 @@ class MlflowResource(dg.ConfigurableResource):
 
 
 class StageLauncherResource(dg.ConfigurableResource):
-    """Runs a GPU stage in its own process through Dagster Pipes (`pipelines.pipes_stage`).
+    """Runs a heavy stage where `mode` says (`pipelines.launch`): in this process, in a Pipes
+    subprocess (`pipelines.pipes_stage`, the default) or in a Kubernetes pod through
+    dagster-k8s's Pipes client; the policy stages optionally under `accelerate launch`.
 
-    The child gets the resolved profile, overrides, root and MLflow store as Pipes extras, logs
-    to the same MLflow store, and streams its logs and materialization back. For a cluster,
-    bind a resource with the same `run` around dagster-k8s's `PipesK8sClient` instead.
+    A Pipes child gets the resolved profile, overrides, root and MLflow store as Pipes extras,
+    logs to the same MLflow store, and streams its logs and materialization back.
     """
 
+    mode: Literal["in_process", "subprocess", "k8s"] = Field(
+        default="subprocess",
+        description="in_process: the asset's process; subprocess: a Pipes process here; "
+        "k8s: a pod per run of the stages in `k8s.stages` (the others run as subprocesses).",
+    )
     python: str | None = Field(
         default=None, description="Interpreter of the stage process; None: this one."
     )
@@ -91,6 +107,11 @@ class StageLauncherResource(dg.ConfigurableResource):
         default_factory=dict,
         description="Extra environment of the stage process (e.g. CUDA_VISIBLE_DEVICES).",
     )
+    accelerate: AccelerateConfig = Field(
+        default_factory=AccelerateConfig,
+        description="Several GPUs for the policy stages through `accelerate launch`.",
+    )
+    k8s: K8sConfig | None = Field(default=None, description="The pods of mode `k8s`.")
 
     def run(
         self,
@@ -100,29 +121,79 @@ class StageLauncherResource(dg.ConfigurableResource):
         mlflow: MlflowResource,
         overrides: list[str] | None = None,
     ) -> dg.MaterializeResult:
-        """Run `stage` for the context's partition in a Pipes subprocess; its materialization.
+        """Run `stage` for the context's partition; its materialization.
 
         `overrides` (`section.key=value`) are applied after the configuration's own.
         """
-        import sys
-
         cfg = pipeline_config.load()
+        overrides = [*pipeline_config.overrides, *(overrides or [])]
+        if self.mode == "in_process":
+            return self._in_process(context, stage, pipeline_config, mlflow, overrides)
         extras = {
             "stage": stage,
             "dataset": context.partition_key,
             "profile": cfg.profile,
-            "overrides": [*pipeline_config.overrides, *(overrides or [])],
+            "overrides": overrides,
             "root": str(cfg.root),
             "tracking_uri": mlflow.tracking_uri or cfg.tracking_uri(),
             "experiment": mlflow.experiment or cfg.tracking.experiment,
         }
+        if self.mode == "k8s" and stage in self._k8s().stages:
+            return self._in_pod(context, stage, extras)
+        command = stage_command(stage, self.accelerate, self.python)
         client = dg.PipesSubprocessClient(env={**os.environ, **self.env}, cwd=str(cfg.root))
+        invocation = client.run(command=command, context=context, extras=extras)
+        return invocation.get_materialize_result()
+
+    def _k8s(self) -> K8sConfig:
+        if self.k8s is None:
+            raise ValueError("stage_launcher.mode is k8s but stage_launcher.k8s is not set")
+        return self.k8s
+
+    def _in_pod(
+        self, context: dg.AssetExecutionContext, stage: str, extras: dict
+    ) -> dg.MaterializeResult:
+        """Run the stage's Pipes process in a pod (`launch.pod_spec`) and wait for it."""
+        from dagster_k8s import PipesK8sClient
+
+        k8s = self._k8s()
+        check_tracking_uri(k8s)
+        extras = {**extras, "root": k8s.workspace_path, "tracking_uri": k8s.tracking_uri}
+        client = PipesK8sClient(
+            load_incluster_config=k8s.load_incluster_config,
+            kubeconfig_file=k8s.kubeconfig_file,
+        )
         invocation = client.run(
-            command=[self.python or sys.executable, "-m", "pipelines.pipes_stage"],
             context=context,
             extras=extras,
+            image=k8s.image,
+            command=stage_command(stage, self.accelerate, python="python"),
+            namespace=k8s.namespace,
+            env={**pod_env(k8s), **self.env},
+            base_pod_meta=pod_meta(stage, context.partition_key),
+            base_pod_spec=pod_spec(k8s, stage, self.accelerate),
         )
         return invocation.get_materialize_result()
+
+    def _in_process(
+        self,
+        context: dg.AssetExecutionContext,
+        stage: str,
+        pipeline_config: PipelineConfigResource,
+        mlflow: MlflowResource,
+        overrides: list[str],
+    ) -> dg.MaterializeResult:
+        """Run the stage function here, in an MLflow run of `mlflow`'s store."""
+        from motion_r1_core.stages import get_stage
+        from pipelines.pipes_stage import ProgressTracker, plain
+
+        resolved = pipeline_config.load()
+        cfg = load_config(resolved.profile, overrides, resolved.root)
+        with mlflow.run(cfg, stage, context.partition_key) as tracker:
+            echo = ProgressTracker(tracker, context.log, stage)
+            result = get_stage(stage)(cfg, context.partition_key, echo, progress=False)
+        metadata = {k: plain(v) for k, v in result.as_metadata().items()}
+        return dg.MaterializeResult(metadata={**metadata, "mlflow_run_id": tracker.run_id})
 
 
 class ChatEndpointResource(dg.ConfigurableResource):
