@@ -96,7 +96,7 @@ def service(
         try:
             yield proc
         finally:
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
                 if proc.poll() is not None:
                     break
                 os.killpg(proc.pid, sig)
