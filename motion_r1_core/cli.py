@@ -3,7 +3,9 @@
 motion-r1 stage raw_motions --dataset procedural --profile smoke --set data.procedural.seed=3
 motion-r1 data synth --out /tmp/p --motions 300 --seed 1
 motion-r1 data check /tmp/p
+motion-r1 data import mocap/ --captions mocap/captions.csv --out data/my_mocap
 motion-r1 render /tmp/p/new_joint_vecs/000000.npy --out walk.gif
+motion-r1 export /tmp/p/new_joint_vecs/000000.npy --bvh walk.bvh
 motion-r1 generate "a person jumps twice" --policy artifacts/procedural/sft/cot/model --seconds 3 --out jump.gif
 motion-r1 generate "a person jumps twice" --model models:/motion-r1@champion --out jump.gif
 motion-r1 config --profile smoke
@@ -133,6 +135,46 @@ def data_synth(
     )
 
 
+@data_app.command("import")
+def data_import(
+    src: Path = typer.Argument(..., help="A folder of .bvh files or (T, 22, 3) .npy joints."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write (HumanML3D layout)."),
+    captions: Path = typer.Option(
+        None, "--captions", help="CSV with columns file,caption; default SRC/captions.csv."
+    ),
+    rig: str = typer.Option(
+        None, "--rig", help="Rig of the BVH files (cmu, mixamo, smpl, humanml3d); default: detect."
+    ),
+    rigs: Path = typer.Option(None, "--rigs", help="A folder of extra rig mappings (YAML)."),
+    fps: float = typer.Option(20.0, "--fps", help="Frame rate of .npy inputs."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the train/val/test split."),
+    profile: str = _PROFILE,
+    set_: list[str] = _SET,
+) -> None:
+    """Import your own motion capture: retargeted, 20 fps, features, splits, Mean/Std.
+
+    Use the result as a dataset: `motion-r1 stage raw_motions --dataset humanml3d --set
+    data.humanml3d.source=OUT`. A file that fails is named with its reason and skipped.
+    """
+    from motion_r1_core.config import load_config
+    from motion_r1_core.data.importer import import_folder
+
+    try:
+        cfg = load_config(profile=profile, overrides=set_ or [])
+        min_frames, split = cfg.data.min_frames, tuple(cfg.data.procedural.split)
+    except FileNotFoundError:  # outside a project: HumanML3D's defaults
+        min_frames, split = 40, (0.8, 0.05, 0.15)
+    summary = import_folder(
+        src, out, captions, rig, fps, min_frames=min_frames, seed=seed, split=split, rigs_dir=rigs
+    )
+    for name, reason in summary.skipped.items():
+        console.print(f"[yellow]skipped {name}:[/yellow] {reason}")
+    console.print(
+        f"imported {len(summary.imported)} motions to {out} ({len(summary.skipped)} skipped; "
+        f"{out / 'import_report.json'})"
+    )
+
+
 @data_app.command("check")
 def data_check(
     folder: Path = typer.Argument(..., help="A folder in the HumanML3D layout."),
@@ -176,6 +218,22 @@ def render(
 
 
 @app.command()
+def export(
+    file: Path = typer.Argument(..., help="A .npy of features (T, 263|251) or joints (T, J, 3)."),
+    bvh: Path = typer.Option(..., "--bvh", help="BVH file to write (Blender, game engines)."),
+    unit: str = typer.Option("cm", "--unit", help="Offsets and root translation in cm or m."),
+    fps: float = typer.Option(None, "--fps", help="Frame rate; default the skeleton's (20)."),
+) -> None:
+    """Export a motion as BVH: the skeleton's hierarchy, rotations by inverse kinematics."""
+    from motion_r1_core.bvh import write_bvh
+    from motion_r1_core.render import load_joints
+
+    joints, skeleton = load_joints(file)
+    path = write_bvh(bvh, joints, skeleton, fps=fps, unit=unit)
+    console.print(f"wrote {path} ({len(joints)} frames, {skeleton.n_joints} joints, {unit})")
+
+
+@app.command()
 def generate(
     caption: str = typer.Argument(..., help="What the person should do."),
     policy: Path = typer.Option(
@@ -188,7 +246,16 @@ def generate(
         "registered_model); its own generation settings apply.",
     ),
     out: Path = typer.Option(Path("motion.gif"), "--out", "-o", help="GIF to write."),
-    seconds: float = typer.Option(None, "--seconds", help="Duration; exact when given."),
+    bvh: Path = typer.Option(None, "--bvh", help="Also write the motion as BVH (centimetres)."),
+    seconds: float = typer.Option(
+        None, "--seconds", help="Duration, exact when given (with --long: of each step)."
+    ),
+    long_: bool = typer.Option(
+        False, "--long", help="One span per step of the chain, joined: past the 196-frame limit."
+    ),
+    steps: str = typer.Option(
+        None, "--steps", help="With --long: the steps, separated by ';' (default: the chain)."
+    ),
     tokenizer: Path = typer.Option(
         None, "--tokenizer", help="Motion tokenizer checkpoint; default: the policy's own."
     ),
@@ -205,10 +272,15 @@ def generate(
 
     if (policy is None) == (model is None):
         raise ValueError("give exactly one of --policy and --model")
+    if steps is not None and not long_:
+        raise ValueError("--steps goes with --long")
+    step_list = [s.strip() for s in steps.split(";") if s.strip()] if steps else None
     if model is not None:
         if tokenizer is not None or not constrained:
             raise ValueError("--tokenizer and --no-constrained go with --policy only")
-        _generate_registered(caption, model, out, seconds, seed, profile, set_)
+        if step_list:
+            raise ValueError("--steps goes with --policy (a registered model uses its chain)")
+        _generate_registered(caption, model, out, seconds, seed, profile, set_, bvh, long_)
         return
     try:
         gen = load_config(profile=profile, overrides=set_ or []).policy.generation
@@ -221,6 +293,15 @@ def generate(
     pol = Policy.load(policy)
     vq = MotionTokenizer.load(tokenizer or Path(pol.meta["motion_tokenizer"]["path"]))
     pol.check_tokenizer(vq.codebook_size, vq.frames_per_token)
+    if long_:
+        from motion_r1_core.policy.long import generate_long
+
+        if not constrained:
+            raise ValueError("--long samples with the grammar; drop --no-constrained")
+        motion = generate_long(pol, vq, caption, gen, step_list, seconds, seed)
+        n_tokens = sum(len(c) for c in motion.codes)
+        _write_motion(caption, motion.steps, motion.plan, n_tokens, motion.joints, out, bvh=bvh)
+        return
     (answer,), _ = sample(
         pol, [caption], gen, seconds=[seconds], constrained=constrained, seed=seed
     )
@@ -230,7 +311,13 @@ def generate(
         raise typer.Exit(1)
     joints = vq.decode_joints(answer.parsed.codes).numpy()
     _write_motion(
-        caption, answer.parsed.steps, answer.parsed.plan, len(answer.parsed.codes), joints, out
+        caption,
+        answer.parsed.steps,
+        answer.parsed.plan,
+        len(answer.parsed.codes),
+        joints,
+        out,
+        bvh=bvh,
     )
 
 
@@ -242,6 +329,8 @@ def _generate_registered(
     seed: int,
     profile: str | None,
     set_: list[str] | None,
+    bvh: Path | None = None,
+    long_: bool = False,
 ) -> None:
     """`generate` through a registered pyfunc (`--model`), from the project's MLflow store
     (MLFLOW_TRACKING_URI, else tracking.default_uri; outside a project MLflow's own)."""
@@ -258,12 +347,17 @@ def _generate_registered(
             raise
         uri = None
     request = pd.DataFrame(
-        {"caption": [caption], "seconds": [np.nan if seconds is None else seconds], "seed": [seed]}
+        {
+            "caption": [caption],
+            "seconds": [np.nan if seconds is None else seconds],
+            "seed": [seed],
+            "long": [long_],
+        }
     )
     row = load_champion(model, uri).predict(request).iloc[0]
     steps = [s for s in row["chain"].split("\n") if s]
     joints = np.asarray(row["joints"], dtype=np.float32)
-    _write_motion(caption, steps, row["plan"], len(row["token_ids"]), joints, out, row["fps"])
+    _write_motion(caption, steps, row["plan"], len(row["token_ids"]), joints, out, row["fps"], bvh)
 
 
 def _write_motion(
@@ -274,9 +368,10 @@ def _write_motion(
     joints: np.ndarray,
     out: Path,
     fps: float | None = None,
+    bvh: Path | None = None,
 ) -> None:
     """Print the chain and plan, save joints (T, J, 3) in metres as .npy beside the GIF `out`,
-    and render the GIF at `fps` (None: the skeleton's)."""
+    render the GIF at `fps` (None: the skeleton's), and write a BVH at `bvh` if given."""
     import numpy as np
 
     from motion_r1_core.render import render_motion
@@ -292,6 +387,10 @@ def _write_motion(
     np.save(npy, joints)
     title = caption + ("\n" + "; ".join(steps) if steps else "")
     render_motion(joints, out, title, fps, skeleton)
+    if bvh is not None:
+        from motion_r1_core.bvh import write_bvh
+
+        typer.echo(f"wrote {write_bvh(bvh, joints, skeleton, fps=fps)}")
     typer.echo(
         f"{n_tokens} motion tokens = {len(joints)} frames ({len(joints) / fps:.2f} s); "
         f"wrote {out} and {npy}"

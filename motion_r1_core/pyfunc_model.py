@@ -4,8 +4,10 @@ The model's artifacts are a policy folder (a merged Hugging Face model + policy.
 checkpoint it was trained with, and the generation settings (`policy.generation` as JSON).
 
 Input: a DataFrame with `caption` (required), `seconds` (optional; empty: the model picks the
-length, else exactly round(seconds * fps / frames_per_token) tokens) and `seed` (optional,
-default 0; rows with one seed are sampled as one batch). Output, one row per caption in order:
+length, else exactly round(seconds * fps / frames_per_token) tokens), `seed` (optional,
+default 0; rows with one seed are sampled as one batch) and `long` (optional boolean: one span
+per step of the chain, joined past the 196-frame limit, `policy/long.py`; `seconds` is then
+each step's). Output, one row per caption in order:
 caption, chain (steps joined by newlines), plan, token_ids (VQ codes), n_frames, fps, joints
 (n_frames x J x 3, metres, y up).
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 
 from motion_r1_core.config import GenerationSection
@@ -71,11 +74,15 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
         caption, a non-positive duration or a non-integer seed."""
         from motion_r1_core.policy.generate import sample
 
-        captions, seconds, seeds = parse_requests(model_input)
+        captions, seconds, seeds, longs = parse_requests(model_input)
         fps = float(self.policy.meta["fps"])
         rows: list[dict[str, Any] | None] = [None] * len(captions)
+        for i in (i for i, flag in enumerate(longs) if flag):
+            rows[i] = self._long(captions[i], seconds[i], seeds[i], fps)
         for seed in sorted(set(seeds)):
-            idx = [i for i, s in enumerate(seeds) if s == seed]
+            idx = [i for i, s in enumerate(seeds) if s == seed and not longs[i]]
+            if not idx:
+                continue
             answers, _ = sample(
                 self.policy,
                 [captions[i] for i in idx],
@@ -102,6 +109,23 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
                 }
         return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 
+    def _long(self, caption: str, seconds: float | None, seed: int, fps: float) -> dict[str, Any]:
+        """The output row of a long generation (spans joined; token_ids of all spans)."""
+        from motion_r1_core.policy.long import generate_long
+
+        motion = generate_long(
+            self.policy, self.tokenizer, caption, self.generation, None, seconds, seed
+        )
+        return {
+            "caption": caption,
+            "chain": "\n".join(motion.steps),
+            "plan": motion.plan,
+            "token_ids": [int(c) for span in motion.codes for c in span],
+            "n_frames": int(motion.joints.shape[0]),
+            "fps": fps,
+            "joints": motion.joints.tolist(),
+        }
+
     def _joints(self, codes: list[list[int]]) -> list[Any]:
         """Joint positions (f * L_i, J, 3) in metres, a float32 array per code list."""
         from motion_r1_core.features import recover_from_ric
@@ -112,8 +136,9 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
 
 def parse_requests(
     model_input: pd.DataFrame | Mapping[str, Any] | list[Mapping[str, Any]],
-) -> tuple[list[str], list[float | None], list[int]]:
-    """(captions, seconds or None, seeds) of a request frame (or records / a column dict).
+) -> tuple[list[str], list[float | None], list[int], list[bool]]:
+    """(captions, seconds or None, seeds, long flags) of a request frame (or records / a
+    column dict).
 
     Raises ValueError naming the column or the row at fault."""
     frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
@@ -122,7 +147,7 @@ def parse_requests(
             f"the model input needs a `caption` column (optional: `seconds`, `seed`); "
             f"got columns {list(frame.columns)}"
         )
-    captions, seconds, seeds = [], [], []
+    captions, seconds, seeds, longs = [], [], [], []
     for i, row in enumerate(frame.to_dict(orient="records")):
         caption = row["caption"]
         if not isinstance(caption, str) or not caption.strip():
@@ -142,7 +167,14 @@ def parse_requests(
             raise ValueError(f"row {i}: seed must be an integer or empty, got {seed!r}")
         else:
             seeds.append(int(seed))
-    return captions, seconds, seeds
+        flag = row.get("long")
+        if _missing(flag):
+            longs.append(False)
+        elif isinstance(flag, bool | np.bool_) or flag in (0, 1):
+            longs.append(bool(flag))
+        else:
+            raise ValueError(f"row {i}: long must be true, false or empty, got {flag!r}")
+    return captions, seconds, seeds, longs
 
 
 def model_signature() -> Any:
@@ -157,6 +189,7 @@ def model_signature() -> Any:
             # double, not long: a column of seeds with empty cells arrives as float64 (NaN),
             # which MLflow refuses to cast to int64; parse_requests checks integrality.
             ColSpec("double", "seed", required=False),
+            ColSpec("boolean", "long", required=False),
         ]
     )
     outputs = Schema(

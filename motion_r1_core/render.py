@@ -205,14 +205,10 @@ def _caption_of(path: Path) -> str | None:
         return None
 
 
-def render_file(
-    path: Path, out: Path, caption: str | None = None, skeleton: Skeleton | None = None
-) -> Path:
-    """Render a .npy of features (T, 263 | 251) or joints (T, J, 3) to a GIF.
-
-    Features are turned into joints with `recover_from_ric` (the skeleton follows the width).
-    Without a caption, a file inside a HumanML3D layout is titled with its first caption.
-    """
+def load_joints(path: Path, skeleton: Skeleton | None = None) -> tuple[np.ndarray, Skeleton]:
+    """Joint positions (T, J, 3) in metres and their skeleton from a .npy of features
+    (T, 263 | 251; `recover_from_ric`, the skeleton follows the width) or of joints (T, J, 3).
+    Errors name the file."""
     from motion_r1_core.features import recover_from_ric
 
     path = Path(path)
@@ -234,6 +230,18 @@ def render_file(
         raise ValueError(f"{path}: {e}") from None
     if len(joints) == 0:
         raise ValueError(f"{path}: no frames")
+    return joints, sk
+
+
+def render_file(
+    path: Path, out: Path, caption: str | None = None, skeleton: Skeleton | None = None
+) -> Path:
+    """Render a .npy of features (T, 263 | 251) or joints (T, J, 3) to a GIF (`load_joints`).
+
+    Without a caption, a file inside a HumanML3D layout is titled with its first caption.
+    """
+    path = Path(path)
+    joints, sk = load_joints(path, skeleton)
     title = caption if caption is not None else (_caption_of(path) or path.name)
     return render_motion(joints, out, title=title, fps=sk.fps, skeleton=sk)
 

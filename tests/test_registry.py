@@ -103,10 +103,10 @@ def test_registry_section_refuses_a_reserved_alias() -> None:
 
 def test_requests_are_parsed_or_refused_by_row() -> None:
     frame = pd.DataFrame(
-        [{"caption": "walk", "seconds": 2.0, "seed": 3}, {"caption": "jump"}]
+        [{"caption": "walk", "seconds": 2.0, "seed": 3, "long": True}, {"caption": "jump"}]
     )  # the missing cells arrive as NaN, the seeds as floats
-    assert parse_requests(frame) == (["walk", "jump"], [2.0, None], [3, 0])
-    assert parse_requests([{"caption": "sit"}]) == (["sit"], [None], [0])
+    assert parse_requests(frame) == (["walk", "jump"], [2.0, None], [3, 0], [True, False])
+    assert parse_requests([{"caption": "sit"}]) == (["sit"], [None], [0], [False])
     with pytest.raises(ValueError, match=r"needs a `caption` column.*\['text'\]"):
         parse_requests(pd.DataFrame({"text": ["walk"]}))
     with pytest.raises(ValueError, match="row 1: caption must be a non-empty string"):
@@ -115,6 +115,8 @@ def test_requests_are_parsed_or_refused_by_row() -> None:
         parse_requests(pd.DataFrame({"caption": ["walk"], "seconds": [0.0]}))
     with pytest.raises(ValueError, match="row 0: seed must be an integer"):
         parse_requests(pd.DataFrame({"caption": ["walk"], "seed": [1.5]}))
+    with pytest.raises(ValueError, match="row 0: long must be true, false or empty"):
+        parse_requests(pd.DataFrame({"caption": ["walk"], "long": ["yes"]}))
 
 
 def test_credentials_never_leave_a_tracking_uri() -> None:
@@ -182,7 +184,15 @@ def test_the_stage_registers_the_champion_under_its_alias(registered: dict[str, 
 def test_the_registered_model_loads_and_answers_in_order(registered: dict[str, Any]) -> None:
     model = load_champion(URI, registered["uri"])
     request = pd.DataFrame(
-        {"caption": ["a person walks forward", "a person jumps twice"], "seconds": [None, 2.0]}
+        {
+            "caption": [
+                "a person walks forward",
+                "a person jumps twice",
+                "a person walks then sits",
+            ],
+            "seconds": [None, 2.0, 3.0],
+            "long": [False, False, True],  # a span of 3 s per step of the chain, joined
+        }
     )
     out = model.predict(request)
     assert list(out.columns) == [
@@ -193,8 +203,12 @@ def test_the_registered_model_loads_and_answers_in_order(registered: dict[str, A
     for _, row in out.iterrows():
         joints = np.asarray(row.joints)
         assert joints.shape == (row.n_frames, 22, 3) and np.isfinite(joints).all()
-        assert len(row.token_ids) * 4 == row.n_frames and row.chain  # the CoT policy thinks
+        assert row.chain  # the CoT policy thinks
+    for i in (0, 1):
+        assert len(out.token_ids[i]) * 4 == out.n_frames[i]
     assert out.n_frames[1] == _frames(2.0, fps)
+    spans = len(out.chain[2].split("\n"))  # 60 frames a step, 11 shared at each join
+    assert len(out.token_ids[2]) == 15 * spans and out.n_frames[2] == 60 * spans - 11 * (spans - 1)
     with pytest.raises(Exception, match="caption"):
         model.predict(pd.DataFrame({"text": ["a person walks"]}))
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,11 +127,17 @@ def _leaves(d: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield f"{prefix}{k}", v
 
 
+@functools.cache
+def _defaults() -> dict[str, Any]:
+    """Every setting's default (the Config models'), built once per process; read only."""
+    return Config().model_dump(mode="json")
+
+
 def _check_not_shadowed(params: dict[str, Any], overlay: dict[str, Any], where: Path) -> None:
     """Refuse an edit of params.yaml that the profile hides: a key whose params.yaml value is
     no longer the default while the profile sets it to something else (`dvc exp run -S k=v`
     edits params.yaml, so on a profile that sets `k` the experiment would silently not run)."""
-    defaults = Config().model_dump(mode="json")
+    defaults = _defaults()
     for key, value in _leaves(overlay):
         node: Any = params
         default: Any = defaults

@@ -224,7 +224,9 @@ def _prepare(out: Path) -> None:
         (out / sub).mkdir(parents=True, exist_ok=True)
 
 
-def _split_ids(ids: list[str], split: tuple[float, float, float], seed: int) -> dict[str, list]:
+def split_ids(ids: list[str], split: tuple[float, float, float], seed: int) -> dict[str, list]:
+    """Train / val / test ids drawn by `seed` with the `split` shares (each non-empty where
+    its share is, from 3 ids on)."""
     if len(split) != 3 or min(split) < 0 or abs(sum(split) - 1) > 1e-6:
         raise ValueError(f"split must be 3 non-negative shares summing to 1, got {split}")
     n = len(ids)
@@ -280,7 +282,7 @@ def synthesize_corpus(
                     bar.advance()
 
     ids = [r["id"] for r in records]
-    splits = _split_ids(ids, split, seed)
+    splits = split_ids(ids, split, seed)
     for name, part in {
         **splits,
         "train_val": sorted(splits["train"] + splits["val"]),
