@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +98,8 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
                 raise RuntimeError(f"answers that do not parse (row, reason): {broken}")
             joints = self._joints([list(a.parsed.codes) for a in answers])
             for i, a, j in zip(idx, answers, joints, strict=True):
-                rows[i] = {
-                    "caption": captions[i],
-                    "chain": "\n".join(a.parsed.steps),
-                    "plan": a.parsed.plan or "",
-                    "token_ids": [int(c) for c in a.parsed.codes],
-                    "n_frames": int(j.shape[0]),
-                    "fps": fps,
-                    "joints": j.tolist(),
-                }
+                p = a.parsed
+                rows[i] = output_row(captions[i], p.steps, p.plan or "", p.codes, j, fps)
         return pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
 
     def _long(self, caption: str, seconds: float | None, seed: int, fps: float) -> dict[str, Any]:
@@ -116,15 +109,8 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
         motion = generate_long(
             self.policy, self.tokenizer, caption, self.generation, None, seconds, seed
         )
-        return {
-            "caption": caption,
-            "chain": "\n".join(motion.steps),
-            "plan": motion.plan,
-            "token_ids": [int(c) for span in motion.codes for c in span],
-            "n_frames": int(motion.joints.shape[0]),
-            "fps": fps,
-            "joints": motion.joints.tolist(),
-        }
+        codes = [c for span in motion.codes for c in span]
+        return output_row(caption, motion.steps, motion.plan, codes, motion.joints, fps)
 
     def _joints(self, codes: list[list[int]]) -> list[Any]:
         """Joint positions (f * L_i, J, 3) in metres, a float32 array per code list."""
@@ -132,6 +118,26 @@ class MotionPolicyModel(mlflow.pyfunc.PythonModel):
 
         feats = self.tokenizer.decode_many(codes)
         return [recover_from_ric(f, self.tokenizer.skeleton).numpy() for f in feats]
+
+
+def output_row(
+    caption: str,
+    steps: Sequence[str],
+    plan: str,
+    codes: Sequence[int],
+    joints: np.ndarray,
+    fps: float,
+) -> dict[str, Any]:
+    """One output row (OUTPUT_COLUMNS) of a generated motion, joints (T, J, 3) in metres."""
+    return {
+        "caption": caption,
+        "chain": "\n".join(steps),
+        "plan": plan,
+        "token_ids": [int(c) for c in codes],
+        "n_frames": int(joints.shape[0]),
+        "fps": fps,
+        "joints": joints.tolist(),
+    }
 
 
 def parse_requests(
@@ -144,7 +150,7 @@ def parse_requests(
     frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
     if "caption" not in frame.columns:
         raise ValueError(
-            f"the model input needs a `caption` column (optional: `seconds`, `seed`); "
+            f"the model input needs a `caption` column (optional: `seconds`, `seed`, `long`); "
             f"got columns {list(frame.columns)}"
         )
     captions, seconds, seeds, longs = [], [], [], []

@@ -56,6 +56,12 @@ class ProgressTracker:
         self.tracker.set_tags(tags)
 
 
+def stage_metadata(result: Any, mlflow_run_id: str | None) -> dict[str, Any]:
+    """The materialization metadata of a stage's result: its plain values and its MLflow run."""
+    metadata = {k: plain(v) for k, v in result.as_metadata().items()}
+    return {**metadata, "mlflow_run_id": mlflow_run_id}
+
+
 def main() -> None:
     """Run the stage named in the Pipes extras and report its materialization.
 
@@ -84,8 +90,7 @@ def main() -> None:
             pipes.log.info(f"{stage}/{dataset}: MLflow run {tracker.run_id}, profile {cfg.profile}")
             echo = ProgressTracker(tracker, pipes.log, stage)
             result = get_stage(stage)(cfg, dataset, echo, progress=False)
-        metadata = {k: plain(v) for k, v in result.as_metadata().items()}
-        pipes.report_asset_materialization(metadata={**metadata, "mlflow_run_id": tracker.run_id})
+        pipes.report_asset_materialization(metadata=stage_metadata(result, tracker.run_id))
 
 
 def _resolve(extras: dict[str, Any], partition: str | None) -> tuple[Config, str, str]:

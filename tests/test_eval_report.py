@@ -5,12 +5,12 @@ and a page that renders in headless Chromium."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CHROMIUM
 
 from motion_r1_core.evaluation.chains import chain_fidelity, steps_match, true_steps
 from motion_r1_core.evaluation.report import Row, markdown_table
@@ -128,18 +128,14 @@ def test_the_report_is_logged_to_mlflow(report) -> None:
     assert client.get_run(run_id).data.metrics["sft_cot/top3"] == result.metrics["sft_cot/top3"]
 
 
-def _chromium() -> str | None:
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (make test installs it)")
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it)")
 def test_the_page_renders_its_table_and_gifs_in_chromium(report, tmp_path: Path) -> None:
     _, result, *_ = report
     out = Path(__file__).parent / "output"
     out.mkdir(exist_ok=True)
     shot = out / "eval_report.png"
-    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+    base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
     base.append(f"--user-data-dir={tmp_path / 'profile'}")
     url = result.html.resolve().as_uri()
     subprocess.run(

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from conftest import REPO, new_project
+from conftest import REPO
 
 from pipelines.launch import (
     AccelerateConfig,
@@ -111,33 +111,16 @@ def test_the_k8s_run_config_of_the_readme_is_valid_for_every_job() -> None:
 
 def test_in_process_mode_runs_the_stage_in_the_asset_process(tmp_path: Path) -> None:
     from mlflow.tracking import MlflowClient
+    from test_pipelines_tokenizer import materialize_on_smoke
 
     from pipelines.defs.data.assets import raw_motions
-    from pipelines.defs.resources import (
-        MlflowResource,
-        PipelineConfigResource,
-        StageLauncherResource,
-    )
+    from pipelines.defs.resources import StageLauncherResource
     from pipelines.defs.tokenizer.assets import motion_vqvae
 
-    root = new_project(tmp_path / "project")
-    uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     overrides = ["data.procedural.motions=40", "vqvae.train.iterations=10"]
-    resources = {
-        "pipeline_config": PipelineConfigResource(
-            profile="smoke", overrides=overrides, root=str(root)
-        ),
-        "mlflow": MlflowResource(tracking_uri=uri),
-        "stage_launcher": StageLauncherResource(mode="in_process"),
-    }
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [raw_motions, motion_vqvae],
-            partition_key="procedural",
-            instance=instance,
-            resources=resources,
-        )
-        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    root, uri, result, messages = materialize_on_smoke(
+        tmp_path, overrides, [raw_motions, motion_vqvae], StageLauncherResource(mode="in_process")
+    )
     assert result.success
     assert not any(m.startswith("[pipes]") for m in messages)  # no Pipes process was opened
     assert any(m.startswith("motion_vqvae step 10:") for m in messages)  # progress in the log

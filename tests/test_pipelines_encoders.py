@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from mlflow.tracking import MlflowClient
-from test_pipelines_tokenizer import materialize_with_pipes
+from test_pipelines_tokenizer import materialize_on_smoke
 
 from pipelines.defs.data.assets import raw_motions
 from pipelines.defs.encoders.assets import text_motion_encoders
@@ -27,7 +27,7 @@ OVERRIDES = [
 @pytest.mark.slow
 def test_encoders_asset_runs_through_pipes_and_reports_its_checks(tmp_path: Path) -> None:
     assets = [raw_motions, text_motion_encoders, text_motion_encoders_checks]
-    root, uri, result, messages = materialize_with_pipes(tmp_path, OVERRIDES, assets)
+    root, uri, result, messages = materialize_on_smoke(tmp_path, OVERRIDES, assets)
     assert result.success
     progress = [m.split(":")[0] for m in messages if m.startswith("text_motion_encoders step ")]
     assert progress[:2] == ["text_motion_encoders step 10", "text_motion_encoders step 20"]

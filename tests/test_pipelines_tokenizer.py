@@ -25,11 +25,15 @@ OVERRIDES = [
 ]
 
 
-def materialize_with_pipes(
-    tmp_path: Path, overrides: list[str], assets: list
+def materialize_on_smoke(
+    tmp_path: Path,
+    overrides: list[str],
+    assets: list,
+    launcher: StageLauncherResource | None = None,
 ) -> tuple[Path, str, dg.ExecuteInProcessResult, list[str]]:
     """Materialise `assets` for `procedural` in a new smoke project, with the stage launcher
-    and an MLflow store of its own: (root, MLflow URI, result, the run's log messages)."""
+    (default: Pipes subprocesses) and an MLflow store of its own: (root, MLflow URI, result,
+    the run's log messages)."""
     root = new_project(tmp_path / "project")
     uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlruns.db'}"
     resources = {
@@ -37,7 +41,7 @@ def materialize_with_pipes(
             profile="smoke", overrides=overrides, root=str(root)
         ),
         "mlflow": MlflowResource(tracking_uri=uri),
-        "stage_launcher": StageLauncherResource(),
+        "stage_launcher": launcher or StageLauncherResource(),
     }
     with dg.instance_for_test() as instance:
         result = dg.materialize(
@@ -50,7 +54,7 @@ def materialize_with_pipes(
 @pytest.mark.slow
 def test_tokenizer_assets_run_through_pipes_and_pass_their_checks(tmp_path: Path) -> None:
     assets = [raw_motions, motion_vqvae, motion_tokens, motion_vqvae_checks, motion_tokens_checks]
-    root, uri, result, messages = materialize_with_pipes(tmp_path, OVERRIDES, assets)
+    root, uri, result, messages = materialize_on_smoke(tmp_path, OVERRIDES, assets)
     assert result.success
     # the Pipes process's progress reaches the run's log, one line per logged step
     progress = [m for m in messages if m.startswith("motion_vqvae step ")]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from conftest import new_project
 
 from motion_r1_core.config import RegistryConfig
+from motion_r1_core.cot.server import free_port
 from motion_r1_core.pyfunc_model import parse_requests
 from motion_r1_core.registry import (
     BelowFloors,
@@ -264,12 +264,6 @@ def test_generate_with_a_registered_model_writes_the_gif_and_joints(
     assert isinstance(both.exception, ValueError) and "exactly one of" in str(both.exception)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, body: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
     request = urllib.request.Request(
         url, json.dumps(body).encode(), {"Content-Type": "application/json"}
@@ -280,7 +274,7 @@ def _post(url: str, body: dict[str, Any], timeout: float = 120) -> dict[str, Any
 
 @pytest.mark.slow
 def test_mlflow_serves_the_champion_offline(registered: dict[str, Any], tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     # the server execs `uvicorn` from PATH: the environment's bin folder, as when activated

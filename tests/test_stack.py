@@ -9,19 +9,20 @@ MOTION_R1_TEST_POSTGRES; the browser tests also need Chromium (`make browser`) a
 from __future__ import annotations
 
 import json
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import requests
-from conftest import new_project
+from conftest import CHROMIUM, new_project
 from stack import POSTGRES_ENV, Stack, postgres_url, start_stack
 from test_pipelines_tokenizer import OVERRIDES
 
 OUT = Path(__file__).parent / "output"
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser")) if p), None)
 
 pytestmark = [
     pytest.mark.slow,
@@ -149,10 +150,17 @@ def test_a_materialisation_launched_through_graphql_runs_in_pipes_and_lands_in_p
     assert [a.path for a in client.list_artifacts(run.info.run_id, "recon")]
 
 
-def _browser():
+@contextmanager
+def chromium_page(width: int, height: int) -> Iterator[Any]:
+    """A Playwright page of a headless Chromium (the system's, `make browser`) of that size."""
     from playwright.sync_api import sync_playwright
 
-    return sync_playwright()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
 
 
 def _screenshot(page, name: str) -> np.ndarray:
@@ -175,9 +183,7 @@ def test_the_asset_graph_in_chromium_shows_every_asset(stack: Stack) -> None:
     expected = sorted(k.path[-1] for k in keys)  # a node shows the last part of its key
     groups = {graph.get(k).group_name for k in keys}
 
-    with _browser() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1800, "height": 1300})
+    with chromium_page(1800, 1300) as page:
         # the first visit may open a "Join the Dagster community" dialog: skip it when it does
         page.add_locator_handler(
             page.get_by_text("Join the Dagster community"),
@@ -205,7 +211,6 @@ def test_the_asset_graph_in_chromium_shows_every_asset(stack: Stack) -> None:
                 page.mouse.move(0, 0)
             labels.append(label)
         img = _screenshot(page, "dagster_asset_graph.png")
-        browser.close()
     assert sorted(labels) == expected
     assert img.shape == (1300, 1800) and img.std() > 5
 
@@ -222,14 +227,11 @@ def test_the_mlflow_ui_shows_the_registered_champion(stack: Stack, smoke_sft: tu
     version = MlflowClient(tracking_uri=stack.mlflow).get_model_version_by_alias(name, alias)
     assert version.version == "1"
 
-    with _browser() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1800, "height": 900})
+    with chromium_page(1800, 900) as page:
         page.goto(f"{stack.mlflow}/#/models/{name}")
         page.get_by_text("Version 1", exact=False).first.wait_for(timeout=60_000)
         page.get_by_text(f"@ {alias}", exact=False).or_(page.get_by_text(alias)).first.wait_for()
         text = page.inner_text("body")
         img = _screenshot(page, "mlflow_registered_model.png")
-        browser.close()
     assert name in text and "Version 1" in text and alias in text
     assert img.std() > 5

@@ -135,8 +135,8 @@ def import_folder(
     the `.npy` inputs (BVH files carry theirs). `min_frames` (at 20 fps, after processing) is
     the shortest motion kept. Returns what was imported and what was skipped, and why.
     """
-    from motion_r1_core.data.procedural import caption_line, split_ids
-    from motion_r1_core.features import feature_mean_std, process_joints, recover_from_ric
+    from motion_r1_core.data.procedural import caption_line, write_splits_and_stats
+    from motion_r1_core.features import process_joints, recover_from_ric
 
     src, out = Path(src), Path(out)
     files = sorted(p for p in src.iterdir() if p.suffix.lower() in (".bvh", ".npy"))
@@ -185,18 +185,7 @@ def import_folder(
     if not summary.imported:
         reasons = "; ".join(f"{k}: {v}" for k, v in summary.skipped.items())
         raise ValueError(f"{src}: nothing imported ({reasons})")
-    splits = split_ids(summary.imported, split, seed)
-    for name, part in {
-        **splits,
-        "train_val": sorted(splits["train"] + splits["val"]),
-        "all": summary.imported,
-    }.items():
-        (out / f"{name}.txt").write_text("".join(f"{i}\n" for i in part))
-    train_ids = splits["train"] or summary.imported
-    train = [np.load(out / "new_joint_vecs" / f"{i}.npy") for i in train_ids]
-    mean, std = feature_mean_std(train, skeleton)
-    np.save(out / "Mean.npy", mean)
-    np.save(out / "Std.npy", std)
+    write_splits_and_stats(out, summary.imported, split, seed, skeleton)
     report = {"imported": summary.imported, "skipped": summary.skipped, "rigs": summary.rigs}
     (out / "import_report.json").write_text(json.dumps(report, indent=2) + "\n")
     return summary

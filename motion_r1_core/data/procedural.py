@@ -43,6 +43,7 @@ from motion_r1_core.data.captions import make_captions, phrases
 from motion_r1_core.data.primitives import PRIMITIVES, build_motion
 from motion_r1_core.data.tagger import pos_tags
 from motion_r1_core.runtime import progress_bar
+from motion_r1_core.skeleton import HUMANML3D, Skeleton
 
 # ----------------------------------------------------------------------------------- results
 
@@ -240,6 +241,32 @@ def split_ids(ids: list[str], split: tuple[float, float, float], seed: int) -> d
     return {"train": train, "val": val, "test": test}
 
 
+def write_splits_and_stats(
+    out: Path,
+    ids: list[str],
+    split: tuple[float, float, float],
+    seed: int,
+    skeleton: Skeleton = HUMANML3D,
+) -> dict[str, list]:
+    """Write the split files (train, val, test, train_val, all) of `ids` drawn by `seed`, and
+    Mean.npy / Std.npy of the train split's features (all motions if it is empty) under
+    `out`, a folder in the HumanML3D layout; the splits."""
+    from motion_r1_core.features import feature_mean_std
+
+    splits = split_ids(ids, split, seed)
+    for name, part in {
+        **splits,
+        "train_val": sorted(splits["train"] + splits["val"]),
+        "all": ids,
+    }.items():
+        (out / f"{name}.txt").write_text("".join(f"{i}\n" for i in part))
+    train = [np.load(out / "new_joint_vecs" / f"{i}.npy") for i in splits["train"] or ids]
+    mean, std = feature_mean_std(train, skeleton)
+    np.save(out / "Mean.npy", mean)
+    np.save(out / "Std.npy", std)
+    return splits
+
+
 def synthesize_corpus(
     out: Path,
     motions: int,
@@ -255,8 +282,6 @@ def synthesize_corpus(
     featurise motions (default: the CPU count for 300+ motions, else 1); the result does not
     depend on it. Returns counts, split sizes and the seconds taken.
     """
-    from motion_r1_core.features import feature_mean_std
-
     t_start = time.perf_counter()
     if motions < 1:
         raise ValueError(f"motions must be >= 1, got {motions}")
@@ -282,18 +307,8 @@ def synthesize_corpus(
                     bar.advance()
 
     ids = [r["id"] for r in records]
-    splits = split_ids(ids, split, seed)
-    for name, part in {
-        **splits,
-        "train_val": sorted(splits["train"] + splits["val"]),
-        "all": ids,
-    }.items():
-        (out / f"{name}.txt").write_text("".join(f"{i}\n" for i in part))
     with _one_thread():
-        train = [np.load(out / "new_joint_vecs" / f"{i}.npy") for i in splits["train"] or ids]
-        mean, std = feature_mean_std(train)
-    np.save(out / "Mean.npy", mean)
-    np.save(out / "Std.npy", std)
+        splits = write_splits_and_stats(out, ids, split, seed)
     with open(out / "decompositions.jsonl", "w", encoding="utf-8") as f:
         for rec in records:
             f.write(json.dumps(rec) + "\n")

@@ -128,7 +128,7 @@ class StageLauncherResource(dg.ConfigurableResource):
         cfg = pipeline_config.load()
         overrides = [*pipeline_config.overrides, *(overrides or [])]
         if self.mode == "in_process":
-            return self._in_process(context, stage, pipeline_config, mlflow, overrides)
+            return self._in_process(context, stage, cfg, mlflow, overrides)
         extras = {
             "stage": stage,
             "dataset": context.partition_key,
@@ -179,21 +179,20 @@ class StageLauncherResource(dg.ConfigurableResource):
         self,
         context: dg.AssetExecutionContext,
         stage: str,
-        pipeline_config: PipelineConfigResource,
+        resolved: Config,
         mlflow: MlflowResource,
         overrides: list[str],
     ) -> dg.MaterializeResult:
-        """Run the stage function here, in an MLflow run of `mlflow`'s store."""
+        """Run the stage function here, in an MLflow run of `mlflow`'s store, with the
+        configuration `resolved` (its profile and root) under all `overrides`."""
         from motion_r1_core.stages import get_stage
-        from pipelines.pipes_stage import ProgressTracker, plain
+        from pipelines.pipes_stage import ProgressTracker, stage_metadata
 
-        resolved = pipeline_config.load()
         cfg = load_config(resolved.profile, overrides, resolved.root)
         with mlflow.run(cfg, stage, context.partition_key) as tracker:
             echo = ProgressTracker(tracker, context.log, stage)
             result = get_stage(stage)(cfg, context.partition_key, echo, progress=False)
-        metadata = {k: plain(v) for k, v in result.as_metadata().items()}
-        return dg.MaterializeResult(metadata={**metadata, "mlflow_run_id": tracker.run_id})
+        return dg.MaterializeResult(metadata=stage_metadata(result, tracker.run_id))
 
 
 class ChatEndpointResource(dg.ConfigurableResource):
